@@ -1,0 +1,123 @@
+// A corpus of invalid objects, each a valid example with exactly one defect.
+// The API server must reject each (e2e), and so must the zod schemas (unit),
+// naming the same field: this is how we prove the CRDs and zod agree.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+
+type Obj = Record<string, any>;
+
+export interface InvalidCase {
+  name: string;
+  /** The field the API server's error message must name. */
+  field: string;
+  object: Obj;
+}
+
+const examples = join(import.meta.dirname, "..", "..", "examples");
+const load = (file: string): Obj => parse(readFileSync(join(examples, file), "utf8"));
+
+const base = {
+  HealingIntent: () => load("healingintent-scale.yaml"),
+  HealingIntentRollback: () => load("healingintent-rollback.yaml"),
+  ApprovalPolicy: () => load("approvalpolicy.yaml"),
+  RollbackPlan: () => load("rollbackplan.yaml"),
+};
+
+function variant(name: string, field: string, start: keyof typeof base, mutate: (spec: Obj) => void): InvalidCase {
+  const object = base[start]();
+  object.metadata = { name: `invalid-${name}` };
+  mutate(object.spec);
+  return { name, field, object };
+}
+
+export const INVALID_CASES: InvalidCase[] = [
+  // HealingIntent
+  variant("hi-missing-action", "spec.action", "HealingIntent", (s) => delete s.action),
+  variant("hi-unknown-action", "spec.action", "HealingIntent", (s) => (s.action = "delete")),
+  variant("hi-target-kind-pod", "spec.target.kind", "HealingIntent", (s) => (s.target.kind = "Pod")),
+  variant("hi-target-name-invalid", "spec.target.name", "HealingIntent", (s) => (s.target.name = "Web_App")),
+  variant("hi-target-other-namespace", "spec.target.namespace", "HealingIntent", (s) => (s.target.namespace = "prod")),
+  variant("hi-scale-without-replicas", "spec.parameters.replicas", "HealingIntent", (s) => delete s.parameters),
+  variant("hi-rollback-with-replicas", "spec.parameters.replicas", "HealingIntentRollback", (s) => {
+    s.parameters = { replicas: 2 };
+  }),
+  variant("hi-scale-with-revision", "spec.parameters.revision", "HealingIntent", (s) => (s.parameters.revision = 3)),
+  variant("hi-negative-replicas", "spec.parameters.replicas", "HealingIntent", (s) => (s.parameters.replicas = -1)),
+  variant("hi-huge-replicas", "spec.parameters.replicas", "HealingIntent", (s) => (s.parameters.replicas = 100000)),
+  variant("hi-fractional-replicas", "spec.parameters.replicas", "HealingIntent", (s) => (s.parameters.replicas = 2.5)),
+  variant("hi-revision-zero", "spec.parameters.revision", "HealingIntentRollback", (s) => {
+    s.parameters = { revision: 0 };
+  }),
+  variant("hi-confidence-above-one", "spec.confidence", "HealingIntent", (s) => (s.confidence = 1.5)),
+  variant("hi-confidence-negative", "spec.confidence", "HealingIntent", (s) => (s.confidence = -0.1)),
+  variant("hi-confidence-string", "spec.confidence", "HealingIntent", (s) => (s.confidence = "high")),
+  variant("hi-empty-justification", "spec.justification", "HealingIntent", (s) => (s.justification = "")),
+  variant("hi-missing-incident", "spec.incidentId", "HealingIntent", (s) => delete s.incidentId),
+  variant("hi-long-incident", "spec.incidentId", "HealingIntent", (s) => (s.incidentId = "I".repeat(129))),
+  variant("hi-detected-at-not-a-time", "spec.detectedAt", "HealingIntent", (s) => (s.detectedAt = "yesterday")),
+  variant("hi-source-type-unknown", "spec.source.type", "HealingIntent", (s) => (s.source.type = "robot")),
+  variant("hi-approval-decision-unknown", "spec.approvals[0].decision", "HealingIntent", (s) => {
+    s.approvals = [{ user: "alice", decision: "maybe" }];
+  }),
+  variant("hi-approval-duplicate-user", "spec.approvals[1]", "HealingIntent", (s) => {
+    s.approvals = [
+      { user: "alice", decision: "approve" },
+      { user: "alice", decision: "reject" },
+    ];
+  }),
+  // ApprovalPolicy
+  variant("ap-unknown-mode", "spec.mode", "ApprovalPolicy", (s) => (s.mode = "yolo")),
+  variant("ap-approval-without-approvers", "spec.approvers", "ApprovalPolicy", (s) => delete s.approvers),
+  variant("ap-more-required-than-approvers", "spec.requiredApprovals", "ApprovalPolicy", (s) => {
+    s.requiredApprovals = 4;
+  }),
+  variant("ap-zero-required", "spec.requiredApprovals", "ApprovalPolicy", (s) => (s.requiredApprovals = 0)),
+  variant("ap-freeze-not-cron", "spec.freezeWindows[0].schedule", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].schedule = "every friday";
+  }),
+  variant("ap-freeze-duration-words", "spec.freezeWindows[0].duration", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].duration = "2 hours";
+  }),
+  variant("ap-scale-factor-below-one", "spec.limits.maxScaleFactor", "ApprovalPolicy", (s) => {
+    s.limits.maxScaleFactor = 0.5;
+  }),
+  variant("ap-available-ratio-above-one", "spec.limits.minAvailableRatio", "ApprovalPolicy", (s) => {
+    s.limits.minAvailableRatio = 2;
+  }),
+  variant("ap-selector-unknown-action", "spec.selector.actions[0]", "ApprovalPolicy", (s) => {
+    s.selector.actions = ["delete"];
+  }),
+  variant("ap-ttl-not-duration", "spec.approvalTTL", "ApprovalPolicy", (s) => (s.approvalTTL = "forever")),
+  variant(
+    "ap-selector-bad-operator",
+    "spec.selector.targetSelector.matchExpressions[0].operator",
+    "ApprovalPolicy",
+    (s) => {
+      s.selector.targetSelector.matchExpressions = [{ key: "tier", operator: "Like", values: ["front"] }];
+    },
+  ),
+  variant("ap-rate-limit-zero", "spec.limits.rateLimit.maxActions", "ApprovalPolicy", (s) => {
+    s.limits.rateLimit.maxActions = 0;
+  }),
+  // RollbackPlan
+  variant("rbp-interval-not-shorter", "spec.autoRollback.checkInterval", "RollbackPlan", (s) => {
+    s.autoRollback.checkInterval = "10m";
+    s.autoRollback.duration = "5m";
+  }),
+  variant("rbp-no-health-checks", "spec.healthChecks", "RollbackPlan", (s) => (s.healthChecks = {})),
+  variant("rbp-unknown-operator", "spec.healthChecks.prometheus.queries[0].operator", "RollbackPlan", (s) => {
+    s.healthChecks.prometheus.queries[0].operator = "Equals";
+  }),
+  variant("rbp-unknown-on-failure", "spec.onFailure", "RollbackPlan", (s) => (s.onFailure = "panic")),
+  variant("rbp-zero-failure-limit", "spec.autoRollback.failureLimit", "RollbackPlan", (s) => {
+    s.autoRollback.failureLimit = 0;
+  }),
+  variant("rbp-empty-queries", "spec.healthChecks.prometheus.queries", "RollbackPlan", (s) => {
+    s.healthChecks.prometheus.queries = [];
+  }),
+  variant("rbp-missing-target", "spec.target", "RollbackPlan", (s) => delete s.target),
+  variant("rbp-query-name-invalid", "spec.healthChecks.prometheus.queries[0].name", "RollbackPlan", (s) => {
+    s.healthChecks.prometheus.queries[0].name = "Error Ratio";
+  }),
+];

@@ -1,0 +1,257 @@
+// HealingIntent: a proposed rollback, restart or scale of one workload.
+// The spec belongs to whoever proposed it (and to approvers, who append to
+// spec.approvals); the operator writes only status.
+import { z } from "zod";
+import { Action, Conditions, objectName, timestamp, WorkloadRef } from "./common.ts";
+
+export const Approval = z
+  .strictObject({
+    user: z
+      .string()
+      .min(1)
+      .max(256)
+      .describe("The approver's Kubernetes username. Admission checks it is the user who made the request."),
+    decision: z.enum(["approve", "reject"]).describe("approve or reject."),
+    comment: z.string().max(1024).optional().describe("Why the approver decided so."),
+    at: timestamp("When the decision was made, as claimed by the client.").optional(),
+  })
+  .describe("One approver's decision.");
+export type Approval = z.infer<typeof Approval>;
+
+export const HealingIntentParameters = z
+  .strictObject({
+    replicas: z
+      .number()
+      .int()
+      .min(0)
+      .max(10000)
+      .optional()
+      .describe("Desired replica count. Required when action is scale, forbidden otherwise."),
+    revision: z
+      .number()
+      .int()
+      .min(1)
+      .max(2147483647)
+      .optional()
+      .describe("Revision to roll back to. Only for rollback; when omitted, the previous revision."),
+  })
+  .describe("Parameters of the action.");
+
+export const HealingIntentSource = z
+  .strictObject({
+    type: z
+      .enum(["agent", "alert", "human"])
+      .describe("What kind of proposer: an AI agent, an alerting pipeline or a person."),
+    name: z.string().min(1).max(253).describe("Which agent, alert rule or person proposed the action."),
+  })
+  .describe("Who or what proposed the action.");
+
+export const HealingIntentSpec = z
+  .strictObject({
+    action: Action.describe("The remediation to perform: rollback, restart or scale."),
+    target: WorkloadRef,
+    parameters: HealingIntentParameters.optional(),
+    justification: z.string().min(1).max(4096).describe("Why the action should help, in words a reviewer can check."),
+    confidence: z.number().min(0).max(1).describe("The proposer's confidence that the action helps, from 0 to 1."),
+    incidentId: z
+      .string()
+      .min(1)
+      .max(128)
+      .describe("Identifier of the incident in the incident tracker or alert pipeline."),
+    detectedAt: timestamp("When the problem was detected."),
+    source: HealingIntentSource,
+    requestedBy: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe("Username of the requester. Set at creation and immutable; admission checks it is the creating user."),
+    approvals: z
+      .array(Approval)
+      .max(16)
+      .optional()
+      .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["user"] })
+      .describe(
+        "Decisions of approvers, one per user, append-only. Add one with `kubectl arf approve NAME`; a GitOps sync that does not own this list leaves it alone.",
+      ),
+  })
+  .superRefine((spec, ctx) => {
+    const replicas = spec.parameters?.replicas;
+    if (spec.action === "scale" && replicas === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["parameters", "replicas"],
+        message: "replicas is required when action is scale",
+      });
+    }
+    if (spec.action !== "scale" && replicas !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["parameters", "replicas"],
+        message: "replicas is only allowed when action is scale",
+      });
+    }
+    const seen = new Set<string>();
+    spec.approvals?.forEach((approval, index) => {
+      if (seen.has(approval.user)) {
+        ctx.addIssue({ code: "custom", path: ["approvals", index], message: `duplicate approval by ${approval.user}` });
+      }
+      seen.add(approval.user);
+    });
+    if (spec.action !== "rollback" && spec.parameters?.revision !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["parameters", "revision"],
+        message: "revision is only allowed when action is rollback",
+      });
+    }
+  })
+  .meta({
+    "x-kubernetes-validations": [
+      {
+        rule: "self.action != 'scale' || (has(self.parameters) && has(self.parameters.replicas))",
+        message: "replicas is required when action is scale",
+        fieldPath: ".parameters.replicas",
+        reason: "FieldValueRequired",
+      },
+      {
+        rule: "self.action == 'scale' || !has(self.parameters) || !has(self.parameters.replicas)",
+        message: "replicas is only allowed when action is scale",
+        fieldPath: ".parameters.replicas",
+        reason: "FieldValueForbidden",
+      },
+      {
+        rule: "self.action == 'rollback' || !has(self.parameters) || !has(self.parameters.revision)",
+        message: "revision is only allowed when action is rollback",
+        fieldPath: ".parameters.revision",
+        reason: "FieldValueForbidden",
+      },
+      // What was approved must be what runs: the proposal is immutable.
+      {
+        rule: "self.action == oldSelf.action && self.target == oldSelf.target",
+        message: "action and target are immutable; create a new HealingIntent instead",
+        fieldPath: ".action",
+      },
+      {
+        rule: "has(self.parameters) == has(oldSelf.parameters) && (!has(self.parameters) || self.parameters == oldSelf.parameters)",
+        message: "parameters are immutable; create a new HealingIntent instead",
+        fieldPath: ".parameters",
+      },
+      {
+        rule: "has(self.requestedBy) == has(oldSelf.requestedBy) && (!has(self.requestedBy) || self.requestedBy == oldSelf.requestedBy)",
+        message: "requestedBy is set at creation and immutable",
+        fieldPath: ".requestedBy",
+      },
+      {
+        rule: "!has(oldSelf.approvals) || (has(self.approvals) && oldSelf.approvals.all(o, self.approvals.exists(n, n.user == o.user && n.decision == o.decision)))",
+        message: "approvals are append-only: an existing decision cannot be removed or changed",
+        fieldPath: ".approvals",
+      },
+    ],
+  })
+  .describe("The proposed action. Owned by the proposer; the operator never writes it.");
+export type HealingIntentSpec = z.infer<typeof HealingIntentSpec>;
+
+export const IntentPhase = z.enum([
+  "Pending",
+  "Invalid",
+  "Duplicate",
+  "Advisory",
+  "AwaitingApproval",
+  "Approved",
+  "Rejected",
+  "Refused",
+  "Expired",
+  "Executing",
+  "Succeeded",
+  "Failed",
+  "RolledBack",
+]);
+export type IntentPhase = z.infer<typeof IntentPhase>;
+
+const FieldChange = z.strictObject({
+  field: z.string().max(512).describe("The changed field, e.g. spec.replicas or image of container app."),
+  from: z.string().max(2048).describe("The value now."),
+  to: z.string().max(2048).describe("The value after the action."),
+});
+
+export const Recommendation = z
+  .strictObject({
+    summary: z.string().max(4096).describe("One line saying what would change, e.g. deployment/web replicas 3 -> 6."),
+    changes: z.array(FieldChange).max(64).describe("Each field the action would change."),
+    dryRun: z
+      .strictObject({
+        validated: z.boolean().describe("Whether the API server accepted the change in a server-side dry run."),
+        message: z.string().max(4096).optional().describe("What the API server said when it did not."),
+      })
+      .describe("Result of the server-side dry run (dryRun=All) of the change."),
+    computedAt: timestamp("When the recommendation was computed."),
+  })
+  .describe("What the action would change, validated by the API server.");
+export type Recommendation = z.infer<typeof Recommendation>;
+
+export const PolicyDecision = z
+  .strictObject({
+    policy: z.string().max(253).optional().describe("Name of the governing ApprovalPolicy; empty when none matched."),
+    mode: z.enum(["advisory", "approval", "autonomous"]).describe("The execution mode that applies."),
+    verdict: z
+      .enum(["Recommend", "AwaitApproval", "Execute", "Refuse"])
+      .describe("What the operator decided to do with the intent."),
+    reasons: z.array(z.string().max(1024)).max(32).describe("Why, in order of evaluation."),
+  })
+  .describe("The policy decision for the intent.");
+export type PolicyDecision = z.infer<typeof PolicyDecision>;
+
+export const ExecutionRecord = z
+  .strictObject({
+    attemptId: z.string().max(128).describe("Unique id of the one attempt to perform the action."),
+    state: z
+      .enum(["Started", "Succeeded", "Failed"])
+      .describe("Started is recorded before acting, so a crash is detected."),
+    startedAt: timestamp("When the attempt was recorded."),
+    finishedAt: timestamp("When the attempt ended.").optional(),
+    message: z.string().max(4096).optional().describe("What happened."),
+    fieldManager: z.string().max(128).optional().describe("Field manager the operator wrote the workload with."),
+  })
+  .describe("The record of the action's one execution.");
+
+export const HistoryEntry = z.strictObject({
+  time: timestamp("When it happened."),
+  reason: z.string().max(128).describe("A CamelCase reason."),
+  message: z.string().max(2048).describe("What happened."),
+  actor: z.string().max(256).optional().describe("Who caused it, when a person did."),
+});
+
+export const HealingIntentStatus = z
+  .strictObject({
+    phase: IntentPhase.optional().describe("A summary of where the intent is in its lifecycle."),
+    observedGeneration: z.number().int().min(0).optional().describe("The generation this status describes."),
+    intentId: z
+      .string()
+      .max(128)
+      .optional()
+      .describe("Deterministic id: a hash of the action, target, parameters and incident."),
+    duplicateOf: z.string().max(253).optional().describe("The older live intent with the same intentId, if any."),
+    conditions: Conditions.optional(),
+    decision: PolicyDecision.optional(),
+    recommendation: Recommendation.optional(),
+    approvals: z
+      .strictObject({
+        counted: z.array(z.string().max(256)).max(16).describe("Approvers whose approval counts."),
+        ignored: z
+          .array(
+            z.strictObject({
+              user: z.string().max(256).describe("The approver."),
+              reason: z.string().max(1024).describe("Why the approval does not count."),
+            }),
+          )
+          .max(16)
+          .describe("Approvals that do not count, and why."),
+      })
+      .optional()
+      .describe("How the operator counted spec.approvals."),
+    execution: ExecutionRecord.optional(),
+    history: z.array(HistoryEntry).max(64).optional().describe("Append-only record of decisions and actions."),
+  })
+  .describe("Observed state, written only by the operator.");
+export type HealingIntentStatus = z.infer<typeof HealingIntentStatus>;
