@@ -63,6 +63,22 @@ build_etcd() {
   rm -rf "$work"
 }
 
+# kwok needs Stage objects to make nodes Ready and pods Running; take the
+# "fast" stages from the very release we build, via the module cache.
+build_kwok() {
+  local out="$1" src
+  GOBIN="$out" go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  src="$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  local stage first=1
+  for stage in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    [[ -f "$src/kustomize/stage/$stage" ]] || die "kwok $KWOK_VERSION has no stage $stage"
+    ((first)) || echo "---"
+    first=0
+    cat "$src/kustomize/stage/$stage"
+  done >"$out/stages.yaml"
+}
+
 build_go_install() {
   local pkg="$1" out="$2"
   GOBIN="$out" go install -ldflags "-s -w" "$pkg"
@@ -71,7 +87,7 @@ build_go_install() {
 mkdir -p "$ARF_BIN_CACHE"
 started=$SECONDS
 cached_build "etcd $ETCD_VERSION" "$(etcd_bin_dir)" build_etcd
-cached_build "kwok $KWOK_VERSION" "$(kwok_bin_dir)" build_go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+cached_build "kwok $KWOK_VERSION" "$(kwok_bin_dir)" build_kwok
 cached_build "helm $HELM_VERSION" "$(helm_bin_dir)" build_go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 cached_build "kubernetes $KUBERNETES_VERSION" "$(k8s_bin_dir)" build_kubernetes
 log "control-plane binaries ready in $((SECONDS - started))s (cache: $ARF_BIN_CACHE)"

@@ -2,7 +2,7 @@
 // The spec belongs to whoever proposed it (and to approvers, who append to
 // spec.approvals); the operator writes only status.
 import { z } from "zod";
-import { Action, Conditions, objectName, timestamp, WorkloadRef } from "./common.ts";
+import { Action, Conditions, timestamp, WorkloadRef } from "./common.ts";
 
 export const Approval = z
   .strictObject({

@@ -67,7 +67,12 @@ export type AutoRollbackWindow = z.infer<typeof AutoRollbackWindow>;
 export const RollbackPlanSpec = z
   .strictObject({
     target: WorkloadRef,
-    autoRollback: AutoRollbackWindow.prefault({}),
+    autoRollback: AutoRollbackWindow.default({
+      duration: "10m",
+      checkInterval: "30s",
+      failureLimit: 1,
+      inconclusiveLimit: 3,
+    }),
     healthChecks: z
       .strictObject({
         workloadReady: z

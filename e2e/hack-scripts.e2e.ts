@@ -1,0 +1,67 @@
+// hack/cluster-up.sh fails fast with a clear message, and leaves nothing
+// running behind it, when it cannot start. Each run uses its own state dir and
+// ports so the shared test cluster is untouched.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO_ROOT } from "./support/env.ts";
+import { clientsFor } from "./support/kube.ts";
+
+function clusterUp(env: Record<string, string>) {
+  const clusterDir = mkdtempSync(join(tmpdir(), "arf-cluster-"));
+  const result = spawnSync("bash", [join(REPO_ROOT, "hack", "cluster-up.sh")], {
+    encoding: "utf8",
+    timeout: 90_000,
+    env: {
+      ...process.env,
+      ARF_CLUSTER_DIR: clusterDir,
+      ARF_ETCD_PORT: "22379",
+      ARF_ETCD_PEER_PORT: "22380",
+      ARF_API_PORT: "26443",
+      ARF_KWOK_PORT: "20247",
+      ...env,
+    },
+  });
+  return { ...result, clusterDir };
+}
+
+/** PIDs of processes whose command line mentions the given text. */
+function processesMentioning(text: string): string[] {
+  return readdirSync("/proc")
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        return spawnSync("cat", [`/proc/${pid}/cmdline`], { encoding: "utf8" }).stdout.includes(text);
+      } catch {
+        return false;
+      }
+    });
+}
+
+describe("hack/cluster-up.sh", () => {
+  it("refuses a port that is already taken, naming it", () => {
+    // The shared test cluster's API port is certainly taken.
+    const takenPort = new URL(clientsFor("admin").kc.getCurrentCluster()?.server ?? "").port;
+    const result = clusterUp({ ARF_API_PORT: takenPort });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(`port 127.0.0.1:${takenPort} is already in use`);
+    expect(processesMentioning(result.clusterDir)).toEqual([]);
+  });
+
+  it("names a missing binary instead of hanging", () => {
+    const result = clusterUp({ ARF_CACHE: mkdtempSync(join(tmpdir(), "arf-empty-cache-")) });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/missing binary .*etcd; run hack\/build-binaries\.sh first/);
+  });
+
+  it("stops what it started and shows the failing log when a component dies", () => {
+    const result = clusterUp({ ARF_APISERVER_EXTRA_ARGS: "--no-such-flag" });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("kube-apiserver exited while waiting for kube-apiserver readiness");
+    expect(result.stderr).toContain("unknown flag: --no-such-flag");
+    expect(processesMentioning(result.clusterDir)).toEqual([]);
+    expect(existsSync(join(result.clusterDir, "logs", "kube-apiserver.log"))).toBe(true);
+  });
+});

@@ -1,0 +1,130 @@
+// Clients for the test's named users, and small helpers the e2e tests share.
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import * as k8s from "@kubernetes/client-node";
+import { inject } from "vitest";
+
+export type TestUser = "admin" | "requester" | "alice" | "bob" | "outsider" | "operator";
+
+export interface Clients {
+  kc: k8s.KubeConfig;
+  objects: k8s.KubernetesObjectApi;
+  core: k8s.CoreV1Api;
+  apps: k8s.AppsV1Api;
+  custom: k8s.CustomObjectsApi;
+  rbac: k8s.RbacAuthorizationV1Api;
+}
+
+export function kubeConfigFor(user: TestUser): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(inject("kubeconfig"));
+  const context = `arf-${user}`;
+  if (!kc.getContextObject(context)) throw new Error(`kubeconfig ${inject("kubeconfig")} has no context ${context}`);
+  kc.setCurrentContext(context);
+  return kc;
+}
+
+export function clientsFor(user: TestUser): Clients {
+  const kc = kubeConfigFor(user);
+  return {
+    kc,
+    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    custom: kc.makeApiClient(k8s.CustomObjectsApi),
+    rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
+  };
+}
+
+export async function createTestNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString("hex")}`;
+  await clientsFor("admin").core.createNamespace({ body: { metadata: { name, labels: { "arf.dev/e2e": "true" } } } });
+  return name;
+}
+
+export async function deleteTestNamespace(name: string): Promise<void> {
+  await clientsFor("admin")
+    .core.deleteNamespace({ name })
+    .catch(() => undefined);
+}
+
+export interface ApiFailure {
+  code: number;
+  message: string;
+}
+
+/** Awaits a call that must fail, and returns the API server's status code and message. */
+export async function apiFailure(call: Promise<unknown>): Promise<ApiFailure> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof k8s.ApiException) {
+      const body = typeof error.body === "string" ? safeJson(error.body) : error.body;
+      return { code: error.code, message: String((body as { message?: string })?.message ?? error.body) };
+    }
+    throw error;
+  }
+  throw new Error("expected the API server to refuse the request, but it succeeded");
+}
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+};
+
+/** Polls until check returns a value other than undefined, or fails with the last observation. */
+export async function eventually<T>(
+  description: string,
+  check: () => Promise<T | undefined>,
+  { timeoutMs = 60_000, intervalMs = 250 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${description}${last ? `; last error: ${last}` : ""}`);
+}
+
+const run = promisify(execFile);
+
+export async function kubectl(args: string[], user: TestUser = "admin"): Promise<string> {
+  const { stdout } = await run(
+    inject("kubectl"),
+    ["--kubeconfig", inject("kubeconfig"), "--context", `arf-${user}`, ...args],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  return stdout;
+}
+
+export interface AuditEvent {
+  verb: string;
+  user: { username: string; groups?: string[] };
+  impersonatedUser?: { username: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
+  requestURI: string;
+  responseStatus?: { code: number };
+  stage: string;
+}
+
+export function readAuditEvents(): AuditEvent[] {
+  const path = inject("auditLog");
+  if (!path) throw new Error("this test reads the API server's audit log: set ARF_E2E_AUDIT_LOG to its path");
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as AuditEvent);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Stops every process of the local cluster and removes its state.
+#   --keep-logs  leave logs and the audit log in place for inspection
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dir="$ARF_CLUSTER_DIR"
+[[ -d "$dir/pids" ]] || { log "no local cluster at $dir"; exit 0; }
+# Stop in reverse dependency order, so the apiserver outlives its clients.
+for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  pidfile="$dir/pids/$name.pid"
+  [[ -f "$pidfile" ]] || continue
+  pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+done
+if [[ "${1:-}" == "--keep-logs" ]]; then
+  rm -rf "$dir/etcd" "$dir/pids"
+  log "cluster stopped; logs kept in $dir/logs"
+else
+  rm -rf "$dir"
+  log "cluster stopped and removed"
+fi

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The project's one test command, from nothing: Node, npm dependencies, the
+# control-plane binaries (from cache or built), lint, types, unit tests, and
+# e2e tests against a fresh local cluster that is torn down afterwards.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup-node.sh"
+cd "$REPO_ROOT"
+
+phase_start=$SECONDS
+timing() { log "TIMING $1: $((SECONDS - phase_start))s"; phase_start=$SECONDS; }
+total_start=$SECONDS
+
+log "node $(node --version), npm $(npm --version 2>/dev/null)"
+# Not `npm ci`: the registry mirror lacks some optional per-platform binaries of
+# biome, which `npm ci` counts as lockfile drift. `npm install` follows the lock.
+npm install --no-audit --no-fund --loglevel=error
+timing "npm install"
+bash hack/build-binaries.sh
+timing "control-plane binaries"
+
+mkdir -p .tmp
+status=0
+npm run -s lint || status=1
+npm run -s typecheck || status=1
+timing "lint and typecheck"
+npx vitest run --project unit --reporter=default --reporter=json --outputFile=.tmp/unit.json || status=1
+timing "unit tests"
+npx vitest run --project e2e --reporter=default --reporter=json --outputFile=.tmp/e2e.json || status=1
+timing "e2e tests"
+
+# One closing line that any CI can read, summed over both runs.
+node -e '
+  let passed = 0, failed = 0;
+  for (const file of [".tmp/unit.json", ".tmp/e2e.json"]) {
+    try {
+      const r = JSON.parse(require("fs").readFileSync(file, "utf8"));
+      passed += r.numPassedTests; failed += r.numFailedTests + (r.numTotalTestSuites === 0 ? 1 : 0);
+    } catch { failed += 1; console.error(`no results in ${file}`); }
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  if (passed === 0) process.exit(1);
+' || status=1
+log "TIMING total: $((SECONDS - total_start))s"
+exit $status
