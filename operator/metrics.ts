@@ -1,0 +1,89 @@
+// All metrics live in one registry owned by the process (not prom-client's
+// global one), with controller-runtime-compatible names where they overlap.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { QueueMetrics } from "./runtime/queue.ts";
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal = new Counter({
+    name: "controller_runtime_reconcile_total",
+    help: "Total number of reconciliations per controller and result.",
+    labelNames: ["controller", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileTime = new Histogram({
+    name: "controller_runtime_reconcile_time_seconds",
+    help: "Length of time per reconciliation per controller.",
+    labelNames: ["controller"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly workqueueDepth = new Gauge({
+    name: "workqueue_depth",
+    help: "Current depth of the work queue.",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly workqueueAdds = new Counter({
+    name: "workqueue_adds_total",
+    help: "Total number of adds handled by the work queue.",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly workqueueRetries = new Counter({
+    name: "workqueue_retries_total",
+    help: "Total number of rate-limited retries handled by the work queue.",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly workqueueQueueDuration = new Histogram({
+    name: "workqueue_queue_duration_seconds",
+    help: "How long an item stays in the work queue before being processed.",
+    labelNames: ["name"] as const,
+    buckets: [0.001, 0.01, 0.1, 1, 10, 100],
+    registers: [this.registry],
+  });
+  readonly leaderStatus = new Gauge({
+    name: "leader_election_master_status",
+    help: "1 while this replica holds the leader lease, 0 otherwise.",
+    labelNames: ["name"] as const,
+    registers: [this.registry],
+  });
+  readonly editionInfo = new Gauge({
+    name: "arf_edition_info",
+    help: "The edition the operator runs as (value is always 1).",
+    labelNames: ["edition"] as const,
+    registers: [this.registry],
+  });
+  readonly intents = new Gauge({
+    name: "arf_intents",
+    help: "HealingIntents per phase and action, as last observed.",
+    labelNames: ["phase", "action"] as const,
+    registers: [this.registry],
+  });
+  readonly intentDecisions = new Counter({
+    name: "arf_intent_decisions_total",
+    help: "Policy decisions made on HealingIntents, per mode and decision.",
+    labelNames: ["mode", "decision"] as const,
+    registers: [this.registry],
+  });
+  readonly recommendationDuration = new Histogram({
+    name: "arf_recommendation_duration_seconds",
+    help: "Time to build a recommendation, including the API server dry run.",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  queueMetrics(name: string): QueueMetrics {
+    return {
+      depth: (value) => this.workqueueDepth.set({ name }, value),
+      added: () => this.workqueueAdds.inc({ name }),
+      retried: () => this.workqueueRetries.inc({ name }),
+      queueDuration: (seconds) => this.workqueueQueueDuration.observe({ name }, seconds),
+    };
+  }
+}

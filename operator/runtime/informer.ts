@@ -1,0 +1,159 @@
+// An informer that stays alive. client-node's ListWatch re-lists by itself on
+// 410 Gone but stops on any other error, and a half-open connection can stall
+// it silently. This wrapper restarts it with exponential backoff after errors,
+// and restarts a watch that has been silent longer than staleAfterMs. Handlers
+// must only enqueue keys: anything they throw is caught and logged.
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Clock } from "./clock.ts";
+
+export type ChangeHandler<T> = (object: T, previous?: T) => void;
+
+export interface InformerOptions {
+  staleAfterMs: number;
+  minRestartDelayMs: number;
+  maxRestartDelayMs: number;
+}
+
+export const DEFAULT_INFORMER_OPTIONS: InformerOptions = {
+  staleAfterMs: 5 * 60_000,
+  minRestartDelayMs: 500,
+  maxRestartDelayMs: 60_000,
+};
+
+export class ResilientInformer<T extends k8s.KubernetesObject> {
+  private readonly informer: k8s.Informer<T> & k8s.ObjectCache<T>;
+  private readonly handlers: ChangeHandler<T>[] = [];
+  private synced = false;
+  private stopped = true;
+  private restartDelay: number;
+  private lastActivity = 0;
+  private restartTimer?: { cancel(): void };
+  private staleTimer?: ReturnType<typeof setInterval>;
+  private startFailed = false;
+
+  constructor(
+    readonly name: string,
+    kc: k8s.KubeConfig,
+    path: string,
+    list: k8s.ListPromise<T>,
+    private readonly log: Logger,
+    private readonly clock: Clock,
+    private readonly options: InformerOptions = DEFAULT_INFORMER_OPTIONS,
+  ) {
+    this.restartDelay = options.minRestartDelayMs;
+    this.informer = k8s.makeInformer(kc, path, list);
+    const touch = () => {
+      this.lastActivity = this.clock.now().getTime();
+      this.restartDelay = this.options.minRestartDelayMs;
+    };
+    this.informer.on(k8s.ADD, (object) => {
+      touch();
+      this.dispatch(object);
+    });
+    this.informer.on(k8s.UPDATE, (object) => {
+      touch();
+      this.dispatch(object);
+    });
+    this.informer.on(k8s.DELETE, (object) => {
+      touch();
+      this.dispatch(object);
+    });
+    this.informer.on(k8s.CONNECT, () => {
+      this.lastActivity = this.clock.now().getTime();
+    });
+    this.informer.on(k8s.ERROR, (error) => this.onError(error));
+  }
+
+  onChange(handler: ChangeHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  /** Starts the informer; resolves once the initial list has succeeded (retrying until it does or stop() is called). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.staleTimer = setInterval(() => this.checkStaleness(), Math.min(this.options.staleAfterMs, 30_000));
+    this.staleTimer.unref();
+    while (!this.stopped && !this.synced) {
+      this.startFailed = false;
+      await this.informer.start();
+      if (!this.startFailed) {
+        this.synced = true;
+        this.lastActivity = this.clock.now().getTime();
+        break;
+      }
+      // start() resolves even when the initial list failed; onError has
+      // scheduled nothing yet for this case, so wait and try again here.
+      await new Promise((resolve) => this.clock.setTimeout(() => resolve(undefined), this.nextDelay()));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.restartTimer?.cancel();
+    if (this.staleTimer) clearInterval(this.staleTimer);
+    await this.informer.stop();
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  list(namespace?: string): T[] {
+    return this.informer.list(namespace);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  private dispatch(object: T): void {
+    for (const handler of this.handlers) {
+      try {
+        handler(object);
+      } catch (error) {
+        this.log.error({ err: error, informer: this.name }, "informer handler threw; it must only enqueue keys");
+      }
+    }
+  }
+
+  private onError(error: unknown): void {
+    if (this.stopped) return;
+    if (!this.synced) {
+      this.startFailed = true;
+      this.log.warn({ err: describe(error), informer: this.name }, "initial list failed; retrying");
+      return;
+    }
+    const delay = this.nextDelay();
+    this.log.warn({ err: describe(error), informer: this.name, retryInMs: delay }, "watch failed; restarting");
+    this.scheduleRestart(delay);
+  }
+
+  private scheduleRestart(delay: number): void {
+    this.restartTimer?.cancel();
+    this.restartTimer = this.clock.setTimeout(() => {
+      if (this.stopped) return;
+      void this.informer.stop().then(() => (this.stopped ? undefined : this.informer.start()));
+    }, delay);
+  }
+
+  private checkStaleness(): void {
+    if (this.stopped || !this.synced) return;
+    const silentFor = this.clock.now().getTime() - this.lastActivity;
+    if (silentFor < this.options.staleAfterMs) return;
+    this.log.info({ informer: this.name, silentForMs: silentFor }, "watch silent for too long; restarting it");
+    this.lastActivity = this.clock.now().getTime();
+    this.scheduleRestart(0);
+  }
+
+  private nextDelay(): number {
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(this.restartDelay * 2, this.options.maxRestartDelayMs);
+    return delay;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
