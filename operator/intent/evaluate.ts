@@ -1,0 +1,172 @@
+// The HealingIntent's desired status as a pure function of what was observed:
+// the intent, its validation, its siblings, the policies, the plan and the dry
+// run, the edition, and the clock. No I/O here; the reconciler gathers the
+// inputs and writes the output.
+import type { Condition, HealingIntentStatus, IntentPhase, PolicyDecision, Recommendation } from "../api/index.ts";
+import { type ConditionInput, setConditions } from "../lib/conditions.ts";
+import type { FieldProblem } from "../api/validate.ts";
+import type { PolicyResolution } from "./policy.ts";
+import type { Plan } from "./plan.ts";
+
+export type Edition = "oss" | "licensed";
+
+export interface DryRunResult {
+  validated: boolean;
+  message?: string;
+}
+
+export interface IntentObservation {
+  generation: number;
+  previous: HealingIntentStatus | undefined;
+  intentId?: string;
+  problems?: FieldProblem[];
+  duplicateOf?: string;
+  policy?: PolicyResolution;
+  plan?: Plan;
+  dryRun?: DryRunResult;
+  edition: Edition;
+  now: Date;
+}
+
+export interface IntentEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+export interface IntentEvaluation {
+  status: HealingIntentStatus;
+  events: IntentEvent[];
+  decision?: PolicyDecision;
+}
+
+const TERMINAL_HISTORY_LIMIT = 64;
+const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+export function evaluateIntent(o: IntentObservation): IntentEvaluation {
+  const conditions: ConditionInput[] = [];
+  let phase: IntentPhase;
+  let decision: PolicyDecision | undefined;
+  let recommendation: Recommendation | undefined;
+
+  if (o.problems && o.problems.length > 0) {
+    const message = o.problems.map((p) => `${p.field}: ${p.message}`).join("; ");
+    conditions.push({ type: "Valid", status: "False", reason: "InvalidSpec", message });
+    phase = "Invalid";
+  } else {
+    conditions.push({ type: "Valid", status: "True", reason: "SpecValid", message: "the spec is valid" });
+    if (o.duplicateOf) {
+      conditions.push({
+        type: "Duplicate",
+        status: "True",
+        reason: "SameIntentId",
+        message: `${o.duplicateOf} proposes the same action (intent id ${o.intentId}); this one will not be acted on`,
+      });
+      phase = "Duplicate";
+    } else {
+      conditions.push({ type: "Duplicate", status: "False", reason: "UniqueIntentId", message: `intent id ${o.intentId} is unique` });
+      const policy = o.policy as PolicyResolution;
+      conditions.push({
+        type: "PolicyResolved",
+        status: "True",
+        reason: policy.reason,
+        message: [policy.message, ...policy.notes].join("; "),
+      });
+      const plan = o.plan as Plan;
+      if (!plan.ok) {
+        conditions.push({ type: "Recommended", status: "False", reason: plan.reason, message: plan.message });
+        decision = { policy: policy.policy?.name, mode: policy.mode, verdict: "Refuse", reasons: [plan.message] };
+      } else {
+        recommendation = keepComputedAt(o.previous?.recommendation, {
+          summary: plan.summary,
+          changes: plan.changes,
+          dryRun: { validated: o.dryRun?.validated ?? false, ...(o.dryRun?.message ? { message: o.dryRun.message } : {}) },
+          computedAt: rfc3339(o.now),
+        });
+        const dryRunFailed = o.dryRun && !o.dryRun.validated && o.dryRun.message?.startsWith("rejected");
+        conditions.push(
+          dryRunFailed
+            ? { type: "Recommended", status: "False", reason: "DryRunRejected", message: o.dryRun?.message ?? "" }
+            : { type: "Recommended", status: "True", reason: plan.noop ? "NothingToChange" : "RecommendationReady", message: plan.summary },
+        );
+        decision = decide(o.edition, policy, dryRunFailed ? "the API server rejected the change in a dry run" : undefined);
+      }
+      conditions.push(
+        o.edition === "oss"
+          ? { type: "Executed", status: "False", reason: "AdvisoryOnly", message: "the OSS edition recommends and never acts" }
+          : { type: "Executed", status: "False", reason: "NotExecuted", message: "not executed" },
+      );
+      phase = "Advisory";
+    }
+  }
+
+  const status: HealingIntentStatus = {
+    phase,
+    observedGeneration: o.generation,
+    ...(o.intentId ? { intentId: o.intentId } : {}),
+    ...(o.duplicateOf ? { duplicateOf: o.duplicateOf } : {}),
+    conditions: setConditions(o.previous?.conditions, conditions, o.generation, o.now),
+    ...(decision ? { decision } : {}),
+    ...(recommendation ? { recommendation } : {}),
+  };
+  // Conditions that no longer apply (e.g. PolicyResolved on an intent that became invalid) are dropped.
+  const current = new Set(conditions.map((c) => c.type));
+  status.conditions = (status.conditions as Condition[]).filter((c) => current.has(c.type));
+  if (o.previous?.execution) status.execution = o.previous.execution;
+  if (o.previous?.approvals) status.approvals = o.previous.approvals;
+
+  const events = transitionEvents(o.previous, status);
+  status.history = appendHistory(o.previous?.history, events, o.now);
+  return { status, events, decision };
+}
+
+function decide(edition: Edition, policy: PolicyResolution, refusal: string | undefined): PolicyDecision {
+  const base = { policy: policy.policy?.name, mode: policy.mode };
+  if (refusal) return { ...base, verdict: "Refuse", reasons: [refusal] };
+  if (edition === "oss") {
+    const would = policy.mode === "advisory" ? "recommend only" : policy.mode === "approval" ? "wait for approval" : "act at once";
+    return {
+      ...base,
+      verdict: "Recommend",
+      reasons: [`OSS edition: advisory only (the governing mode ${policy.mode} would ${would} in the licensed edition)`],
+    };
+  }
+  return { ...base, verdict: "Recommend", reasons: [`mode ${policy.mode}`] };
+}
+
+/** Keeps the old computedAt when nothing but the time changed, so settled status does not churn. */
+function keepComputedAt(previous: Recommendation | undefined, next: Recommendation): Recommendation {
+  if (!previous) return next;
+  const same =
+    previous.summary === next.summary &&
+    JSON.stringify(previous.changes) === JSON.stringify(next.changes) &&
+    JSON.stringify(previous.dryRun) === JSON.stringify(next.dryRun);
+  return same ? { ...next, computedAt: previous.computedAt } : next;
+}
+
+function transitionEvents(previous: HealingIntentStatus | undefined, next: HealingIntentStatus): IntentEvent[] {
+  const events: IntentEvent[] = [];
+  const before = new Map((previous?.conditions ?? []).map((c) => [c.type, c]));
+  for (const condition of next.conditions ?? []) {
+    const old = before.get(condition.type);
+    if (old && old.status === condition.status && old.reason === condition.reason) continue;
+    if (condition.type === "Valid" && condition.status === "False") events.push({ type: "Warning", reason: "InvalidSpec", message: condition.message });
+    if (condition.type === "Duplicate" && condition.status === "True") events.push({ type: "Warning", reason: "Duplicate", message: condition.message });
+    if (condition.type === "PolicyResolved") events.push({ type: "Normal", reason: condition.reason, message: condition.message });
+    if (condition.type === "Recommended") {
+      events.push(
+        condition.status === "True"
+          ? { type: "Normal", reason: "Recommended", message: condition.message }
+          : { type: "Warning", reason: condition.reason, message: condition.message },
+      );
+    }
+  }
+  return events;
+}
+
+function appendHistory(previous: HealingIntentStatus["history"], events: IntentEvent[], now: Date) {
+  const history = [...(previous ?? [])];
+  for (const event of events) history.push({ time: rfc3339(now), reason: event.reason, message: event.message.slice(0, 2048) });
+  // Bounded by the CRD; the oldest entries give way, and Events keep them too.
+  return history.slice(-TERMINAL_HISTORY_LIMIT);
+}
