@@ -6,7 +6,13 @@ import { createLogger } from "./log.ts";
 describe("loadConfig", () => {
   it("applies defaults", () => {
     const config = loadConfig([], {});
-    expect(config).toMatchObject({ workers: 2, leaderElect: true, leaseDuration: 15_000, renewDeadline: 10_000, retryPeriod: 2_000 });
+    expect(config).toMatchObject({
+      workers: 2,
+      leaderElect: true,
+      leaseDuration: 15_000,
+      renewDeadline: 10_000,
+      retryPeriod: 2_000,
+    });
   });
 
   it("reads flags in both forms, and flags beat the environment", () => {
@@ -20,11 +26,19 @@ describe("loadConfig", () => {
   it.each([
     [["--workers=0"], {}, "invalid setting --workers (ARF_WORKERS): must be at least 1"],
     [[], { ARF_WORKERS: "many" }, "invalid setting --workers (ARF_WORKERS): must be a number"],
-    [["--lease-duration=soon"], {}, "invalid setting --lease-duration (ARF_LEASE_DURATION): must be a positive Go duration"],
+    [
+      ["--lease-duration=soon"],
+      {},
+      "invalid setting --lease-duration (ARF_LEASE_DURATION): must be a positive Go duration",
+    ],
     [["--leader-elect=maybe"], {}, "invalid setting --leader-elect (ARF_LEADER_ELECT): must be true or false"],
     [["--frobnicate"], {}, "unknown flag --frobnicate"],
     [["--renew-deadline=20s"], {}, "--renew-deadline (ARF_RENEW_DEADLINE): must be shorter than --lease-duration"],
-    [["--license-secret=just-a-name"], {}, "invalid setting --license-secret (ARF_LICENSE_SECRET): must be NAMESPACE/NAME"],
+    [
+      ["--license-secret=just-a-name"],
+      {},
+      "invalid setting --license-secret (ARF_LICENSE_SECRET): must be NAMESPACE/NAME",
+    ],
   ] as const)("rejects %j %j with a message naming the setting", (argv, env, message) => {
     expect(() => loadConfig([...argv], env)).toThrow(ConfigError);
     expect(() => loadConfig([...argv], env)).toThrow(message);
@@ -53,7 +67,15 @@ describe("logger", () => {
       },
     });
     const log = createLogger("info", sink);
-    log.info({ token: "tok-1", license: { token: "lic-2" }, headers: { authorization: "Bearer tok-3" }, secret: { data: { license: "lic-4" } } }, "x");
+    log.info(
+      {
+        token: "tok-1",
+        license: { token: "lic-2" },
+        headers: { authorization: "Bearer tok-3" },
+        secret: { data: { license: "lic-4" } },
+      },
+      "x",
+    );
     log.child({ reconcileID: "r" }).info({ config: { licenseToken: "lic-5" } }, "y");
     const out = lines.join("");
     for (const secret of ["tok-1", "lic-2", "tok-3", "lic-4", "lic-5"]) expect(out).not.toContain(secret);

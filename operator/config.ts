@@ -41,7 +41,10 @@ export const ConfigSchema = z.strictObject({
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   watchNamespace: z.string().optional(),
   leaderElect: bool(true),
-  leaderElectionNamespace: z.string().min(1).default(process.env.POD_NAMESPACE ?? "arf-system"),
+  leaderElectionNamespace: z
+    .string()
+    .min(1)
+    .default(process.env.POD_NAMESPACE ?? "arf-system"),
   leaderElectionId: z.string().min(1).default("arf-operator"),
   leaseDuration: durationMs("15s"),
   renewDeadline: durationMs("10s"),
@@ -75,7 +78,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const errors: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const [flag, inline] = arg.includes("=")
+      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+      : [arg, undefined];
     const key = byFlag.get(flag);
     if (!key) {
       errors.push(`unknown flag ${flag}`);
@@ -100,7 +105,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   if (errors.length > 0) throw new ConfigError(errors.join("\n"));
   const config = result.data as Config;
   if (config.renewDeadline >= config.leaseDuration) {
-    throw new ConfigError("invalid setting --renew-deadline (ARF_RENEW_DEADLINE): must be shorter than --lease-duration");
+    throw new ConfigError(
+      "invalid setting --renew-deadline (ARF_RENEW_DEADLINE): must be shorter than --lease-duration",
+    );
   }
   if (config.retryPeriod >= config.renewDeadline) {
     throw new ConfigError("invalid setting --retry-period (ARF_RETRY_PERIOD): must be shorter than --renew-deadline");

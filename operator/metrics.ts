@@ -55,11 +55,17 @@ export class OperatorMetrics {
     labelNames: ["edition"] as const,
     registers: [this.registry],
   });
-  readonly intents = new Gauge({
+  /** Where arf_intents reads the current intents from at scrape time (the informer cache). */
+  intentSource: () => Array<{ phase: string; action: string }> = () => [];
+  readonly intents: Gauge<"phase" | "action"> = new Gauge({
     name: "arf_intents",
     help: "HealingIntents per phase and action, as last observed.",
     labelNames: ["phase", "action"] as const,
     registers: [this.registry],
+    collect: () => {
+      this.intents.reset();
+      for (const { phase, action } of this.intentSource()) this.intents.inc({ phase, action });
+    },
   });
   readonly intentDecisions = new Counter({
     name: "arf_intent_decisions_total",

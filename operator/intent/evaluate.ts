@@ -3,10 +3,10 @@
 // run, the edition, and the clock. No I/O here; the reconciler gathers the
 // inputs and writes the output.
 import type { Condition, HealingIntentStatus, IntentPhase, PolicyDecision, Recommendation } from "../api/index.ts";
-import { type ConditionInput, setConditions } from "../lib/conditions.ts";
 import type { FieldProblem } from "../api/validate.ts";
-import type { PolicyResolution } from "./policy.ts";
+import { type ConditionInput, setConditions } from "../lib/conditions.ts";
 import type { Plan } from "./plan.ts";
+import type { PolicyResolution } from "./policy.ts";
 
 export type Edition = "oss" | "licensed";
 
@@ -64,7 +64,12 @@ export function evaluateIntent(o: IntentObservation): IntentEvaluation {
       });
       phase = "Duplicate";
     } else {
-      conditions.push({ type: "Duplicate", status: "False", reason: "UniqueIntentId", message: `intent id ${o.intentId} is unique` });
+      conditions.push({
+        type: "Duplicate",
+        status: "False",
+        reason: "UniqueIntentId",
+        message: `intent id ${o.intentId} is unique`,
+      });
       const policy = o.policy as PolicyResolution;
       conditions.push({
         type: "PolicyResolved",
@@ -80,20 +85,37 @@ export function evaluateIntent(o: IntentObservation): IntentEvaluation {
         recommendation = keepComputedAt(o.previous?.recommendation, {
           summary: plan.summary,
           changes: plan.changes,
-          dryRun: { validated: o.dryRun?.validated ?? false, ...(o.dryRun?.message ? { message: o.dryRun.message } : {}) },
+          dryRun: {
+            validated: o.dryRun?.validated ?? false,
+            ...(o.dryRun?.message ? { message: o.dryRun.message } : {}),
+          },
           computedAt: rfc3339(o.now),
         });
         const dryRunFailed = o.dryRun && !o.dryRun.validated && o.dryRun.message?.startsWith("rejected");
         conditions.push(
           dryRunFailed
             ? { type: "Recommended", status: "False", reason: "DryRunRejected", message: o.dryRun?.message ?? "" }
-            : { type: "Recommended", status: "True", reason: plan.noop ? "NothingToChange" : "RecommendationReady", message: plan.summary },
+            : {
+                type: "Recommended",
+                status: "True",
+                reason: plan.noop ? "NothingToChange" : "RecommendationReady",
+                message: plan.summary,
+              },
         );
-        decision = decide(o.edition, policy, dryRunFailed ? "the API server rejected the change in a dry run" : undefined);
+        decision = decide(
+          o.edition,
+          policy,
+          dryRunFailed ? "the API server rejected the change in a dry run" : undefined,
+        );
       }
       conditions.push(
         o.edition === "oss"
-          ? { type: "Executed", status: "False", reason: "AdvisoryOnly", message: "the OSS edition recommends and never acts" }
+          ? {
+              type: "Executed",
+              status: "False",
+              reason: "AdvisoryOnly",
+              message: "the OSS edition recommends and never acts",
+            }
           : { type: "Executed", status: "False", reason: "NotExecuted", message: "not executed" },
       );
       phase = "Advisory";
@@ -124,11 +146,14 @@ function decide(edition: Edition, policy: PolicyResolution, refusal: string | un
   const base = { policy: policy.policy?.name, mode: policy.mode };
   if (refusal) return { ...base, verdict: "Refuse", reasons: [refusal] };
   if (edition === "oss") {
-    const would = policy.mode === "advisory" ? "recommend only" : policy.mode === "approval" ? "wait for approval" : "act at once";
+    const would =
+      policy.mode === "advisory" ? "recommend only" : policy.mode === "approval" ? "wait for approval" : "act at once";
     return {
       ...base,
       verdict: "Recommend",
-      reasons: [`OSS edition: advisory only (the governing mode ${policy.mode} would ${would} in the licensed edition)`],
+      reasons: [
+        `OSS edition: advisory only (the governing mode ${policy.mode} would ${would} in the licensed edition)`,
+      ],
     };
   }
   return { ...base, verdict: "Recommend", reasons: [`mode ${policy.mode}`] };
@@ -150,9 +175,12 @@ function transitionEvents(previous: HealingIntentStatus | undefined, next: Heali
   for (const condition of next.conditions ?? []) {
     const old = before.get(condition.type);
     if (old && old.status === condition.status && old.reason === condition.reason) continue;
-    if (condition.type === "Valid" && condition.status === "False") events.push({ type: "Warning", reason: "InvalidSpec", message: condition.message });
-    if (condition.type === "Duplicate" && condition.status === "True") events.push({ type: "Warning", reason: "Duplicate", message: condition.message });
-    if (condition.type === "PolicyResolved") events.push({ type: "Normal", reason: condition.reason, message: condition.message });
+    if (condition.type === "Valid" && condition.status === "False")
+      events.push({ type: "Warning", reason: "InvalidSpec", message: condition.message });
+    if (condition.type === "Duplicate" && condition.status === "True")
+      events.push({ type: "Warning", reason: "Duplicate", message: condition.message });
+    if (condition.type === "PolicyResolved")
+      events.push({ type: "Normal", reason: condition.reason, message: condition.message });
     if (condition.type === "Recommended") {
       events.push(
         condition.status === "True"
@@ -166,7 +194,8 @@ function transitionEvents(previous: HealingIntentStatus | undefined, next: Heali
 
 function appendHistory(previous: HealingIntentStatus["history"], events: IntentEvent[], now: Date) {
   const history = [...(previous ?? [])];
-  for (const event of events) history.push({ time: rfc3339(now), reason: event.reason, message: event.message.slice(0, 2048) });
+  for (const event of events)
+    history.push({ time: rfc3339(now), reason: event.reason, message: event.message.slice(0, 2048) });
   // Bounded by the CRD; the oldest entries give way, and Events keep them too.
   return history.slice(-TERMINAL_HISTORY_LIMIT);
 }

@@ -21,7 +21,9 @@ const spec = (overrides: Partial<HealingIntentSpec> = {}): HealingIntentSpec => 
 describe("intentId", () => {
   it("depends on namespace, action, target, parameters and incident only", () => {
     const base = intentId("ns", spec());
-    expect(intentId("ns", spec({ justification: "other", confidence: 0.1, source: { type: "human", name: "x" } }))).toBe(base);
+    expect(
+      intentId("ns", spec({ justification: "other", confidence: 0.1, source: { type: "human", name: "x" } })),
+    ).toBe(base);
     for (const different of [
       intentId("other", spec()),
       intentId("ns", spec({ parameters: { replicas: 7 } })),
@@ -85,7 +87,10 @@ describe("resolvePolicy", () => {
       "the most specific matching policy wins",
       [
         { name: "all", spec: policy("autonomous") },
-        { name: "scale-web", spec: policy("approval", { actions: ["scale"], targetSelector: { matchLabels: { app: "web" } } }) },
+        {
+          name: "scale-web",
+          spec: policy("approval", { actions: ["scale"], targetSelector: { matchLabels: { app: "web" } } }),
+        },
       ],
       "scale-web",
       "approval",
@@ -130,7 +135,9 @@ describe("resolvePolicy", () => {
   });
 
   it("does not match a label selector when the target's labels are unknown", () => {
-    const resolution = resolvePolicy(spec(), undefined, [{ name: "web", spec: policy("autonomous", { targetSelector: { matchLabels: labels } }) }]);
+    const resolution = resolvePolicy(spec(), undefined, [
+      { name: "web", spec: policy("autonomous", { targetSelector: { matchLabels: labels } }) },
+    ]);
     expect(resolution.reason).toBe("NoPolicy");
   });
 });
@@ -150,18 +157,29 @@ const replicaSet = (revision: number, image: string, owner = uid) => ({
     annotations: { "deployment.kubernetes.io/revision": String(revision), "team/owner": "sre" },
     ownerReferences: [{ uid: owner, controller: true, apiVersion: "apps/v1", kind: "Deployment", name: "web" }],
   },
-  spec: { selector: { matchLabels: { app: "web" } }, template: template(image, { "pod-template-hash": `h${revision}` }) },
+  spec: {
+    selector: { matchLabels: { app: "web" } },
+    template: template(image, { "pod-template-hash": `h${revision}` }),
+  },
 });
 const revision = (n: number, image: string) => ({
   apiVersion: "apps/v1",
-  metadata: { name: `cache-${n}`, ownerReferences: [{ uid, controller: true, apiVersion: "apps/v1", kind: "StatefulSet", name: "cache" }] },
+  metadata: {
+    name: `cache-${n}`,
+    ownerReferences: [{ uid, controller: true, apiVersion: "apps/v1", kind: "StatefulSet", name: "cache" }],
+  },
   revision: n,
   data: { spec: { template: { ...template(image), $patch: "replace" } } },
 });
 
 describe("planAction", () => {
   it.each([
-    ["scale a Deployment", spec(), { kind: "Deployment", workload: deployment(1, "a:1") }, "deployment/web replicas 3 -> 6"],
+    [
+      "scale a Deployment",
+      spec(),
+      { kind: "Deployment", workload: deployment(1, "a:1") },
+      "deployment/web replicas 3 -> 6",
+    ],
     [
       "scale to the current count is a no-op",
       spec({ parameters: { replicas: 3 } }),
@@ -177,13 +195,21 @@ describe("planAction", () => {
     [
       "roll a Deployment back to the previous revision",
       spec({ action: "rollback", parameters: undefined }),
-      { kind: "Deployment", workload: deployment(3, "app:1.4"), replicaSets: [replicaSet(1, "app:1.2"), replicaSet(2, "app:1.3"), replicaSet(3, "app:1.4")] },
+      {
+        kind: "Deployment",
+        workload: deployment(3, "app:1.4"),
+        replicaSets: [replicaSet(1, "app:1.2"), replicaSet(2, "app:1.3"), replicaSet(3, "app:1.4")],
+      },
       "rollback deployment/web from revision 3 (image app:1.4) to revision 2 (image app:1.3)",
     ],
     [
       "roll a Deployment back to a named revision",
       spec({ action: "rollback", parameters: { revision: 1 } }),
-      { kind: "Deployment", workload: deployment(3, "app:1.4"), replicaSets: [replicaSet(1, "app:1.2"), replicaSet(2, "app:1.3"), replicaSet(3, "app:1.4")] },
+      {
+        kind: "Deployment",
+        workload: deployment(3, "app:1.4"),
+        replicaSets: [replicaSet(1, "app:1.2"), replicaSet(2, "app:1.3"), replicaSet(3, "app:1.4")],
+      },
       "rollback deployment/web from revision 3 (image app:1.4) to revision 1 (image app:1.2)",
     ],
     [
@@ -203,8 +229,18 @@ describe("planAction", () => {
 
   it.each([
     ["a missing target", spec(), { kind: "Deployment" }, "TargetNotFound"],
-    ["scaling a DaemonSet", spec({ target: { kind: "DaemonSet", name: "web" } }), { kind: "DaemonSet", workload: deployment(1, "a") }, "ActionNotApplicable"],
-    ["restarting a paused Deployment", spec({ action: "restart", parameters: undefined }), { kind: "Deployment", workload: deployment(1, "a", true) }, "TargetPaused"],
+    [
+      "scaling a DaemonSet",
+      spec({ target: { kind: "DaemonSet", name: "web" } }),
+      { kind: "DaemonSet", workload: deployment(1, "a") },
+      "ActionNotApplicable",
+    ],
+    [
+      "restarting a paused Deployment",
+      spec({ action: "restart", parameters: undefined }),
+      { kind: "Deployment", workload: deployment(1, "a", true) },
+      "TargetPaused",
+    ],
     [
       "a revision that does not exist",
       spec({ action: "rollback", parameters: { revision: 9 } }),
@@ -266,7 +302,10 @@ describe("evaluateIntent", () => {
 
   it("moves lastTransitionTime only for the condition whose status changed", () => {
     const first = evaluateIntent(observation("2026-11-21T10:00:00Z")).status;
-    const invalid = evaluateIntent({ ...observation("2026-11-21T11:00:00Z", first), problems: [{ field: "spec.confidence", message: "too big" }] });
+    const invalid = evaluateIntent({
+      ...observation("2026-11-21T11:00:00Z", first),
+      problems: [{ field: "spec.confidence", message: "too big" }],
+    });
     const valid = invalid.status.conditions?.find((c) => c.type === "Valid");
     expect(valid).toMatchObject({ status: "False", reason: "InvalidSpec", lastTransitionTime: "2026-11-21T11:00:00Z" });
     expect(valid?.message).toContain("spec.confidence: too big");

@@ -31,7 +31,12 @@ const DEPLOYMENT_OWNED_ANNOTATIONS = new Set([
 export type Mutation =
   | { type: "scale"; replicas: number; expectedReplicas: number }
   | { type: "restart" }
-  | { type: "rollbackDeployment"; template: k8s.V1PodTemplateSpec; annotations: Record<string, string>; toRevision: number }
+  | {
+      type: "rollbackDeployment";
+      template: k8s.V1PodTemplateSpec;
+      annotations: Record<string, string>;
+      toRevision: number;
+    }
   | { type: "rollbackControllerRevision"; data: Record<string, unknown>; toRevision: number };
 
 export interface FieldChange {
@@ -52,14 +57,19 @@ export type Plan =
       fromRevision?: number;
       toRevision?: number;
     }
-  | { ok: false; reason: "TargetNotFound" | "ActionNotApplicable" | "TargetPaused" | "RevisionNotFound"; message: string };
+  | {
+      ok: false;
+      reason: "TargetNotFound" | "ActionNotApplicable" | "TargetPaused" | "RevisionNotFound";
+      message: string;
+    };
 
 const ref = (kind: string, name: string) => `${kind.toLowerCase()}/${name}`;
 
 export function planAction(spec: HealingIntentSpec, observed: ObservedTarget): Plan {
   const target = ref(observed.kind, observed.name);
   const workload = observed.workload;
-  if (!workload) return { ok: false, reason: "TargetNotFound", message: `${target} does not exist in the intent's namespace` };
+  if (!workload)
+    return { ok: false, reason: "TargetNotFound", message: `${target} does not exist in the intent's namespace` };
   switch (spec.action) {
     case "scale":
       return planScale(target, observed.kind, workload, spec.parameters?.replicas ?? 0);
@@ -67,20 +77,38 @@ export function planAction(spec: HealingIntentSpec, observed: ObservedTarget): P
       return planRestart(target, observed.kind, workload);
     case "rollback":
       return observed.kind === "Deployment"
-        ? planDeploymentRollback(target, workload as k8s.V1Deployment, observed.replicaSets ?? [], spec.parameters?.revision)
-        : planRevisionRollback(target, observed.kind, workload, observed.controllerRevisions ?? [], spec.parameters?.revision);
+        ? planDeploymentRollback(
+            target,
+            workload as k8s.V1Deployment,
+            observed.replicaSets ?? [],
+            spec.parameters?.revision,
+          )
+        : planRevisionRollback(
+            target,
+            observed.kind,
+            workload,
+            observed.controllerRevisions ?? [],
+            spec.parameters?.revision,
+          );
   }
 }
 
 function planScale(target: string, kind: WorkloadKind, workload: Workload, replicas: number): Plan {
   if (kind === "DaemonSet") {
-    return { ok: false, reason: "ActionNotApplicable", message: `${target} runs one pod per node and cannot be scaled` };
+    return {
+      ok: false,
+      reason: "ActionNotApplicable",
+      message: `${target} runs one pod per node and cannot be scaled`,
+    };
   }
   const current = (workload.spec as { replicas?: number }).replicas ?? 1;
   return {
     ok: true,
     noop: current === replicas,
-    summary: current === replicas ? `${target} already has ${replicas} replicas; nothing to change` : `${target} replicas ${current} -> ${replicas}`,
+    summary:
+      current === replicas
+        ? `${target} already has ${replicas} replicas; nothing to change`
+        : `${target} replicas ${current} -> ${replicas}`,
     changes: current === replicas ? [] : [{ field: "spec.replicas", from: String(current), to: String(replicas) }],
     mutation: { type: "scale", replicas, expectedReplicas: current },
   };
@@ -88,14 +116,24 @@ function planScale(target: string, kind: WorkloadKind, workload: Workload, repli
 
 function planRestart(target: string, kind: WorkloadKind, workload: Workload): Plan {
   if (kind === "Deployment" && (workload as k8s.V1Deployment).spec?.paused) {
-    return { ok: false, reason: "TargetPaused", message: `${target} is paused; resume it before restarting (as kubectl rollout restart requires)` };
+    return {
+      ok: false,
+      reason: "TargetPaused",
+      message: `${target} is paused; resume it before restarting (as kubectl rollout restart requires)`,
+    };
   }
   const previous = workload.spec?.template?.metadata?.annotations?.[RESTARTED_AT];
   return {
     ok: true,
     noop: false,
     summary: `restart ${target}: roll every pod by setting the pod-template annotation ${RESTARTED_AT}`,
-    changes: [{ field: `spec.template.metadata.annotations[${RESTARTED_AT}]`, from: previous ?? "(unset)", to: "(time of execution)" }],
+    changes: [
+      {
+        field: `spec.template.metadata.annotations[${RESTARTED_AT}]`,
+        from: previous ?? "(unset)",
+        to: "(time of execution)",
+      },
+    ],
     mutation: { type: "restart" },
     template: withRestartedAt(workload.spec?.template ?? {}, "1970-01-01T00:00:00Z"),
   };
@@ -132,7 +170,11 @@ function imageChanges(from: k8s.V1PodTemplateSpec | undefined, to: k8s.V1PodTemp
   for (const container of to?.spec?.containers ?? []) {
     const old = before.get(container.name);
     if (old !== container.image) {
-      changes.push({ field: `image of container ${container.name}`, from: old ?? "(no such container)", to: container.image ?? "" });
+      changes.push({
+        field: `image of container ${container.name}`,
+        from: old ?? "(no such container)",
+        to: container.image ?? "",
+      });
     }
   }
   if (changes.length === 0 || JSON.stringify(stripImages(from)) !== JSON.stringify(stripImages(to))) {
@@ -159,7 +201,11 @@ function planDeploymentRollback(
   requested: number | undefined,
 ): Plan {
   if (deployment.spec?.paused) {
-    return { ok: false, reason: "TargetPaused", message: `${target} is paused; resume it before rolling back (as kubectl rollout undo requires)` };
+    return {
+      ok: false,
+      reason: "TargetPaused",
+      message: `${target} is paused; resume it before rolling back (as kubectl rollout undo requires)`,
+    };
   }
   const owned = replicaSets.filter(ownedBy(deployment));
   const revisionOf = (rs: k8s.V1ReplicaSet) => Number(rs.metadata?.annotations?.[DEPLOYMENT_REVISION] ?? "0");

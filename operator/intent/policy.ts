@@ -63,7 +63,12 @@ export function resolvePolicy(
     .sort((a, b) => b.score - a.score || a.name.localeCompare(b.name));
   const winner = matching[0];
   if (!winner) {
-    return { mode: "advisory", reason: "NoPolicy", message: "no ApprovalPolicy in this namespace governs the intent; advisory", notes };
+    return {
+      mode: "advisory",
+      reason: "NoPolicy",
+      message: "no ApprovalPolicy in this namespace governs the intent; advisory",
+      notes,
+    };
   }
   const tied = matching.filter((p) => p.score === winner.score).map((p) => p.name);
   const policy = { name: winner.name, spec: winner.spec };

@@ -17,10 +17,12 @@ export function setConditions(
     result.set(update.type, {
       ...update,
       observedGeneration: generation,
-      lastTransitionTime: old && old.status === update.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+      lastTransitionTime:
+        old && old.status === update.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
     });
   }
   return [...result.values()];
 }
 
-export const findCondition = (conditions: Condition[] | undefined, type: string) => conditions?.find((c) => c.type === type);
+export const findCondition = (conditions: Condition[] | undefined, type: string) =>
+  conditions?.find((c) => c.type === type);

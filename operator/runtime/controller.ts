@@ -20,22 +20,34 @@ export interface ReconcileRequest {
 
 export type Reconciler = (request: ReconcileRequest) => Promise<ReconcileResult | undefined>;
 
-export const objectKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? ""}/${name ?? ""}`;
+export const objectKey = (namespace: string | undefined, name: string | undefined) =>
+  `${namespace ?? ""}/${name ?? ""}`;
 
 export class Controller {
   readonly queue: WorkQueue;
   private workers: Promise<void>[] = [];
   private running = false;
 
+  readonly name: string;
+  private readonly reconcile: Reconciler;
+  private readonly log: Logger;
+  private readonly metrics: OperatorMetrics;
+  /** Checked before every reconcile: a replica that stops leading stops acting at once. */
+  private readonly mayAct: () => boolean;
+
   constructor(
-    readonly name: string,
-    private readonly reconcile: Reconciler,
-    private readonly log: Logger,
-    private readonly metrics: OperatorMetrics,
+    name: string,
+    reconcile: Reconciler,
+    log: Logger,
+    metrics: OperatorMetrics,
     clock: Clock,
-    /** Checked before every reconcile: a replica that stops leading stops acting at once. */
-    private readonly mayAct: () => boolean = () => true,
+    mayAct: () => boolean = () => true,
   ) {
+    this.name = name;
+    this.reconcile = reconcile;
+    this.log = log;
+    this.metrics = metrics;
+    this.mayAct = mayAct;
     this.queue = new WorkQueue(clock, new RateLimiter(DEFAULT_RATE_LIMITER, clock), metrics.queueMetrics(name));
   }
 
@@ -93,7 +105,10 @@ export class Controller {
       }
     } catch (error) {
       this.metrics.reconcileTotal.inc({ controller: this.name, result: "error" });
-      log.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, "reconcile failed; requeueing with backoff");
+      log.error(
+        { err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
+        "reconcile failed; requeueing with backoff",
+      );
       this.queue.addRateLimited(key);
     } finally {
       end();

@@ -32,15 +32,24 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
   private staleTimer?: ReturnType<typeof setInterval>;
   private startFailed = false;
 
+  readonly name: string;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly options: InformerOptions;
+
   constructor(
-    readonly name: string,
+    name: string,
     kc: k8s.KubeConfig,
     path: string,
     list: k8s.ListPromise<T>,
-    private readonly log: Logger,
-    private readonly clock: Clock,
-    private readonly options: InformerOptions = DEFAULT_INFORMER_OPTIONS,
+    log: Logger,
+    clock: Clock,
+    options: InformerOptions = DEFAULT_INFORMER_OPTIONS,
   ) {
+    this.name = name;
+    this.log = log;
+    this.clock = clock;
+    this.options = options;
     this.restartDelay = options.minRestartDelayMs;
     this.informer = k8s.makeInformer(kc, path, list);
     const touch = () => {
@@ -100,7 +109,7 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
   }
 
   list(namespace?: string): T[] {
-    return this.informer.list(namespace);
+    return [...this.informer.list(namespace)];
   }
 
   get(name: string, namespace?: string): T | undefined {

@@ -1,7 +1,14 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "./fake-clock.ts";
-import { ConflictError, LeaderElector, type LeaseClient, type LeaseRecord, microTime, type StoredLease } from "./leader.ts";
+import {
+  ConflictError,
+  LeaderElector,
+  type LeaseClient,
+  type LeaseRecord,
+  microTime,
+  type StoredLease,
+} from "./leader.ts";
 
 /** An in-memory Lease with the API server's optimistic concurrency. */
 class MemoryLease implements LeaseClient {
@@ -26,7 +33,12 @@ class MemoryLease implements LeaseClient {
   }
 }
 
-const options = (identity: string) => ({ identity, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+const options = (identity: string) => ({
+  identity,
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+});
 const flush = async () => {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 };

@@ -48,13 +48,25 @@ export class LeaderElector {
   private loop?: Promise<void>;
   private wake?: () => void;
 
+  private readonly client: LeaseClient;
+  private readonly options: ElectorOptions;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly callbacks: { onStartedLeading(): void; onStoppedLeading(): void };
+
   constructor(
-    private readonly client: LeaseClient,
-    private readonly options: ElectorOptions,
-    private readonly clock: Clock,
-    private readonly log: Logger,
-    private readonly callbacks: { onStartedLeading(): void; onStoppedLeading(): void },
-  ) {}
+    client: LeaseClient,
+    options: ElectorOptions,
+    clock: Clock,
+    log: Logger,
+    callbacks: { onStartedLeading(): void; onStoppedLeading(): void },
+  ) {
+    this.client = client;
+    this.options = options;
+    this.clock = clock;
+    this.log = log;
+    this.callbacks = callbacks;
+  }
 
   isLeader(): boolean {
     return this.leading;

@@ -29,10 +29,12 @@ export class RateLimiter {
   private tokens: number;
   private lastRefill: number;
 
-  constructor(
-    private readonly options: RateLimiterOptions,
-    private readonly clock: Clock,
-  ) {
+  private readonly options: RateLimiterOptions;
+  private readonly clock: Clock;
+
+  constructor(options: RateLimiterOptions, clock: Clock) {
+    this.options = options;
+    this.clock = clock;
     this.tokens = options.burst;
     this.lastRefill = clock.now().getTime();
   }
@@ -70,11 +72,15 @@ export class WorkQueue {
   private readonly waiters: Array<(key: string | undefined) => void> = [];
   private shuttingDown = false;
 
-  constructor(
-    private readonly clock: Clock,
-    readonly rateLimiter: RateLimiter,
-    private readonly metrics?: QueueMetrics,
-  ) {}
+  private readonly clock: Clock;
+  readonly rateLimiter: RateLimiter;
+  private readonly metrics: QueueMetrics | undefined;
+
+  constructor(clock: Clock, rateLimiter: RateLimiter, metrics?: QueueMetrics) {
+    this.clock = clock;
+    this.rateLimiter = rateLimiter;
+    this.metrics = metrics;
+  }
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
@@ -93,7 +99,10 @@ export class WorkQueue {
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
   addAfter(key: string, ms: number): void {
     if (this.shuttingDown) return;
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
     const at = this.clock.now().getTime() + ms;
     const pending = this.delayed.get(key);
     if (pending && pending.at <= at) return;

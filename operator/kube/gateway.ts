@@ -1,0 +1,155 @@
+// The operator's only contact with the Kubernetes API for reconciling
+// intents, behind small interfaces so the decisions stay pure and testable.
+import * as k8s from "@kubernetes/client-node";
+import { API_VERSION, GROUP, VERSION, type WorkloadKind } from "../api/index.ts";
+import type { DryRunResult } from "../intent/evaluate.ts";
+import type { ObservedTarget, Plan } from "../intent/plan.ts";
+
+export interface ObjectRef {
+  kind: string;
+  apiVersion: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+export interface EventRecorder {
+  record(object: ObjectRef, type: "Normal" | "Warning", reason: string, message: string): Promise<void>;
+}
+
+export interface StatusWriter {
+  /** Replaces the status of a custom resource, failing with a conflict if it changed since resourceVersion. */
+  writeStatus(plural: string, namespace: string, name: string, resourceVersion: string, status: unknown): Promise<void>;
+}
+
+export interface RevisionReader {
+  replicaSets(namespace: string): Promise<k8s.V1ReplicaSet[]>;
+  controllerRevisions(namespace: string): Promise<k8s.V1ControllerRevision[]>;
+}
+
+export interface DryRunner {
+  dryRun(
+    namespace: string,
+    target: ObservedTarget,
+    plan: Extract<Plan, { ok: true }>,
+    intentName: string,
+  ): Promise<DryRunResult>;
+}
+
+export class ConflictError extends Error {}
+
+export function kubeStatusWriter(kc: k8s.KubeConfig): StatusWriter {
+  const api = kc.makeApiClient(k8s.CustomObjectsApi);
+  return {
+    async writeStatus(plural, namespace, name, resourceVersion, status) {
+      try {
+        await api.patchNamespacedCustomObjectStatus(
+          { group: GROUP, version: VERSION, plural, namespace, name, body: { metadata: { resourceVersion }, status } },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        );
+      } catch (error) {
+        if (error instanceof k8s.ApiException && error.code === 409)
+          throw new ConflictError(`${plural} ${namespace}/${name} changed; will retry`);
+        throw error;
+      }
+    },
+  };
+}
+
+export function kubeEventRecorder(kc: k8s.KubeConfig, component: string, instance: string): EventRecorder {
+  const api = kc.makeApiClient(k8s.CoreV1Api);
+  return {
+    async record(object, type, reason, message) {
+      const now = new Date();
+      await api.createNamespacedEvent({
+        namespace: object.namespace,
+        body: {
+          metadata: { generateName: `${object.name}.` },
+          involvedObject: {
+            kind: object.kind,
+            apiVersion: object.apiVersion,
+            namespace: object.namespace,
+            name: object.name,
+            uid: object.uid,
+          },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+          source: { component },
+          reportingComponent: component,
+          reportingInstance: instance,
+        },
+      });
+    },
+  };
+}
+
+export function kubeRevisionReader(kc: k8s.KubeConfig): RevisionReader {
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  return {
+    replicaSets: async (namespace) => (await apps.listNamespacedReplicaSet({ namespace })).items,
+    controllerRevisions: async (namespace) => (await apps.listNamespacedControllerRevision({ namespace })).items,
+  };
+}
+
+const apiMessage = (error: unknown) => {
+  if (error instanceof k8s.ApiException) {
+    try {
+      return String(JSON.parse(String(error.body)).message);
+    } catch {
+      return String(error.body);
+    }
+  }
+  return String(error);
+};
+
+/**
+ * OSS dry run. The OSS edition has no write access to workloads, so it cannot
+ * dry-run a patch of one. It validates the pod template an action would
+ * produce through a dry-run create of an (inert) PodTemplate instead; a scale
+ * changes no template and is checked against the observed workload only.
+ */
+export function podTemplateDryRunner(kc: k8s.KubeConfig): DryRunner {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return {
+    async dryRun(namespace, _target, plan, intentName) {
+      if (!plan.template) {
+        return {
+          validated: false,
+          message:
+            "not dry-run: the API server can dry-run a scale only for a client with write access to the workload, which the OSS edition does not have",
+        };
+      }
+      try {
+        await core.createNamespacedPodTemplate({
+          namespace,
+          dryRun: "All",
+          body: { metadata: { name: `arf-dry-run-${intentName}`.slice(0, 253) }, template: plan.template },
+        });
+        return {
+          validated: true,
+          message: "pod template accepted by the API server (dry-run create of a PodTemplate)",
+        };
+      } catch (error) {
+        return { validated: false, message: `rejected: ${apiMessage(error)}` };
+      }
+    },
+  };
+}
+
+export const WORKLOAD_PLURALS: Record<WorkloadKind, string> = {
+  Deployment: "deployments",
+  StatefulSet: "statefulsets",
+  DaemonSet: "daemonsets",
+};
+
+export const intentRef = (namespace: string, name: string, uid?: string): ObjectRef => ({
+  kind: "HealingIntent",
+  apiVersion: API_VERSION,
+  namespace,
+  name,
+  uid,
+});

@@ -1,0 +1,262 @@
+// The operator process: configuration, informers, controllers, leader
+// election, the HTTP server, and graceful shutdown.
+import * as k8s from "@kubernetes/client-node";
+import { API_VERSION, GROUP, VERSION, type WorkloadKind } from "./api/index.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { wireOssEdition } from "./edition.ts";
+import {
+  type ArfObject,
+  type ClusterView,
+  type HealingIntentObject,
+  makeIntentReconciler,
+} from "./intent/reconciler.ts";
+import { kubeEventRecorder, kubeRevisionReader, kubeStatusWriter } from "./kube/gateway.ts";
+import { createLogger } from "./log.ts";
+import { OperatorMetrics } from "./metrics.ts";
+import { APPROVAL_POLICY, makeValidationReconciler, ROLLBACK_PLAN } from "./policy/reconciler.ts";
+import { systemClock } from "./runtime/clock.ts";
+import { Controller } from "./runtime/controller.ts";
+import { startHttpServer } from "./runtime/http.ts";
+import { ResilientInformer } from "./runtime/informer.ts";
+import { kubeLeaseClient, LeaderElector } from "./runtime/leader.ts";
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`arf-operator: configuration error:\n${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  const clock = systemClock;
+  const metrics = new OperatorMetrics();
+
+  const kc = new k8s.KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+  if (config.context) kc.setCurrentContext(config.context);
+
+  const wiring = wireOssEdition(kc);
+  metrics.editionInfo.set({ edition: wiring.edition }, 1);
+  log.info({ edition: wiring.edition, identity: config.identity, server: kc.getCurrentCluster()?.server }, "starting");
+
+  // --- informers: handlers only enqueue keys.
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const ns = config.watchNamespace;
+  const customPath = (plural: string) => `/apis/${GROUP}/${VERSION}${ns ? `/namespaces/${ns}` : ""}/${plural}`;
+  const listCustom =
+    <T extends ArfObject>(plural: string) =>
+    () =>
+      (ns
+        ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
+        : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as Promise<
+        k8s.KubernetesListObject<T>
+      >;
+  const appsPath = (plural: string) => `/apis/apps/v1${ns ? `/namespaces/${ns}` : ""}/${plural}`;
+  const informerOptions = { staleAfterMs: config.staleWatchTimeout, minRestartDelayMs: 500, maxRestartDelayMs: 60_000 };
+  const informer = <T extends k8s.KubernetesObject>(name: string, path: string, list: k8s.ListPromise<T>) =>
+    new ResilientInformer<T>(name, kc, path, list, log, clock, informerOptions);
+
+  const intents = informer<HealingIntentObject>(
+    "healingintents",
+    customPath("healingintents"),
+    listCustom<HealingIntentObject>("healingintents"),
+  );
+  const policies = informer<ArfObject>(
+    "approvalpolicies",
+    customPath("approvalpolicies"),
+    listCustom("approvalpolicies"),
+  );
+  const plans = informer<ArfObject>("rollbackplans", customPath("rollbackplans"), listCustom("rollbackplans"));
+  type AnyWorkload = k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet;
+  const workloads: Record<WorkloadKind, ResilientInformer<AnyWorkload>> = {
+    Deployment: informer<AnyWorkload>("deployments", appsPath("deployments"), () =>
+      ns
+        ? apps.listNamespacedDeployment({ namespace: ns })
+        : (apps.listDeploymentForAllNamespaces() as Promise<k8s.KubernetesListObject<AnyWorkload>>),
+    ),
+    StatefulSet: informer<AnyWorkload>(
+      "statefulsets",
+      appsPath("statefulsets"),
+      () =>
+        (ns ? apps.listNamespacedStatefulSet({ namespace: ns }) : apps.listStatefulSetForAllNamespaces()) as Promise<
+          k8s.KubernetesListObject<AnyWorkload>
+        >,
+    ),
+    DaemonSet: informer<AnyWorkload>(
+      "daemonsets",
+      appsPath("daemonsets"),
+      () =>
+        (ns ? apps.listNamespacedDaemonSet({ namespace: ns }) : apps.listDaemonSetForAllNamespaces()) as Promise<
+          k8s.KubernetesListObject<AnyWorkload>
+        >,
+    ),
+  };
+  const allInformers = [intents, policies, plans, ...Object.values(workloads)];
+
+  const view: ClusterView = {
+    intent: (namespace, name) => intents.get(name, namespace),
+    intents: (namespace) => intents.list(namespace),
+    policies: (namespace) => policies.list(namespace),
+    workload: (kind, namespace, name) => workloads[kind].get(name, namespace),
+  };
+  metrics.intentSource = () =>
+    intents.list().map((i) => ({
+      phase: (i.status as { phase?: string } | undefined)?.phase ?? "Pending",
+      action: String((i.spec as { action?: string } | undefined)?.action ?? "unknown"),
+    }));
+
+  // --- controllers
+  const statusWriter = kubeStatusWriter(kc);
+  const events = kubeEventRecorder(kc, "arf-operator", config.identity);
+  let elector: LeaderElector | undefined;
+  const mayAct = () => !elector || elector.isLeader();
+  const intentController = new Controller(
+    "healingintent",
+    makeIntentReconciler({
+      view,
+      revisions: kubeRevisionReader(kc),
+      dryRunner: wiring.dryRunner,
+      statusWriter,
+      events,
+      metrics,
+      clock,
+      edition: () => wiring.edition,
+    }),
+    log,
+    metrics,
+    clock,
+    mayAct,
+  );
+  const policyController = new Controller(
+    "approvalpolicy",
+    makeValidationReconciler(APPROVAL_POLICY, (n, name) => policies.get(name, n) as never, statusWriter, events, clock),
+    log,
+    metrics,
+    clock,
+    mayAct,
+  );
+  const planController = new Controller(
+    "rollbackplan",
+    makeValidationReconciler(ROLLBACK_PLAN, (n, name) => plans.get(name, n) as never, statusWriter, events, clock),
+    log,
+    metrics,
+    clock,
+    mayAct,
+  );
+  const controllers = [intentController, policyController, planController];
+
+  const enqueueIntentsIn = (
+    namespace: string | undefined,
+    filter: (i: HealingIntentObject) => boolean = () => true,
+  ) => {
+    for (const i of intents.list(namespace))
+      if (filter(i)) intentController.enqueue(i.metadata?.namespace, i.metadata?.name);
+  };
+  intents.onChange((i) => intentController.enqueue(i.metadata?.namespace, i.metadata?.name));
+  policies.onChange((p) => {
+    policyController.enqueue(p.metadata?.namespace, p.metadata?.name);
+    enqueueIntentsIn(p.metadata?.namespace);
+  });
+  plans.onChange((p) => planController.enqueue(p.metadata?.namespace, p.metadata?.name));
+  for (const [kind, workloadInformer] of Object.entries(workloads)) {
+    workloadInformer.onChange((w) =>
+      enqueueIntentsIn(w.metadata?.namespace, (i) => {
+        const target = (i.spec as { target?: { kind?: string; name?: string } } | undefined)?.target;
+        return target?.kind === kind && target?.name === w.metadata?.name;
+      }),
+    );
+  }
+
+  // --- HTTP: health, readiness, metrics
+  let shuttingDown = false;
+  const server = await startHttpServer(
+    config.httpHost,
+    config.httpPort,
+    {
+      live: () => true,
+      ready: () => {
+        if (shuttingDown) return { ready: false, reason: "shutting down" };
+        const unsynced = allInformers.filter((i) => !i.hasSynced()).map((i) => i.name);
+        if (unsynced.length > 0) return { ready: false, reason: `caches not synced: ${unsynced.join(", ")}` };
+        if (elector && !elector.isLeader()) return { ready: false, reason: "standing by: not the leader" };
+        return { ready: true, reason: "ok" };
+      },
+    },
+    metrics.registry,
+  );
+  const address = server.address();
+  log.info({ address }, "serving /healthz, /readyz and /metrics");
+
+  // --- start: caches first (standbys keep them warm), then leadership, then workers.
+  await Promise.all(allInformers.map((i) => i.start()));
+  log.info("caches synced");
+  const startWorkers = () => {
+    for (const c of controllers) c.start(config.workers);
+    for (const i of intents.list()) intentController.enqueue(i.metadata?.namespace, i.metadata?.name);
+    for (const p of policies.list()) policyController.enqueue(p.metadata?.namespace, p.metadata?.name);
+    for (const p of plans.list()) planController.enqueue(p.metadata?.namespace, p.metadata?.name);
+  };
+  const leaderName = config.leaderElectionId;
+  if (config.leaderElect) {
+    elector = new LeaderElector(
+      kubeLeaseClient(kc, config.leaderElectionNamespace, leaderName),
+      {
+        identity: config.identity,
+        leaseDurationMs: config.leaseDuration,
+        renewDeadlineMs: config.renewDeadline,
+        retryPeriodMs: config.retryPeriod,
+      },
+      clock,
+      log,
+      {
+        onStartedLeading: () => {
+          metrics.leaderStatus.set({ name: leaderName }, 1);
+          startWorkers();
+        },
+        onStoppedLeading: () => {
+          metrics.leaderStatus.set({ name: leaderName }, 0);
+          if (shuttingDown) return;
+          // As controller-runtime does: a replica that lost the lease must not
+          // act again on stale state; mayAct() already gates every reconcile,
+          // and the process exits so it restarts clean.
+          log.error("lost leadership; exiting");
+          void shutdown(1);
+        },
+      },
+    );
+    metrics.leaderStatus.set({ name: leaderName }, 0);
+    elector.start();
+  } else {
+    startWorkers();
+  }
+
+  async function shutdown(code: number): Promise<void> {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ deadlineMs: config.shutdownTimeout }, "shutting down: finishing in-flight reconciles");
+    const finished = await Promise.all(controllers.map((c) => c.stop(config.shutdownTimeout)));
+    if (finished.includes(false)) log.warn("shutdown deadline passed with reconciles still in flight");
+    await elector?.stop();
+    await Promise.all(allInformers.map((i) => i.stop()));
+    server.close();
+    log.info("stopped");
+    process.exit(code);
+  }
+  process.on("SIGTERM", () => void shutdown(0));
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("unhandledRejection", (reason) => log.error({ err: String(reason) }, "unhandled rejection"));
+  void API_VERSION;
+}
+
+main().catch((error) => {
+  process.stderr.write(
+    `arf-operator: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
