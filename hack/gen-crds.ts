@@ -3,8 +3,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderCrdFiles } from "../operator/api/render.ts";
 
-const dir = join(import.meta.dirname, "..", "crds");
-for (const [file, text] of renderCrdFiles()) {
-  writeFileSync(join(dir, file), text);
-  console.log(`wrote crds/${file}`);
+// The chart carries the same CRDs, so `helm install` brings them along.
+for (const dir of ["crds", "charts/arf-operator/crds"]) {
+  for (const [file, text] of renderCrdFiles()) {
+    writeFileSync(join(import.meta.dirname, "..", dir, file), text);
+    console.log(`wrote ${dir}/${file}`);
+  }
 }

@@ -44,10 +44,12 @@ describe("invalid corpus", () => {
 
 describe("CRDs", () => {
   it("in crds/ are exactly what the zod schemas generate (run `npm run gen:crds` after changing operator/api)", () => {
-    for (const [file, text] of renderCrdFiles()) {
-      expect(readFileSync(join(root, "crds", file), "utf8"), file).toBe(text);
+    for (const dir of ["crds", "charts/arf-operator/crds"]) {
+      for (const [file, text] of renderCrdFiles()) {
+        expect(readFileSync(join(root, dir, file), "utf8"), `${dir}/${file}`).toBe(text);
+      }
+      expect(readdirSync(join(root, dir)).sort()).toEqual([...renderCrdFiles().keys()].sort());
     }
-    expect(readdirSync(join(root, "crds")).sort()).toEqual([...renderCrdFiles().keys()].sort());
   });
 
   for (const def of CRD_DEFINITIONS) {

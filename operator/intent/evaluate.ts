@@ -5,6 +5,7 @@
 import type { Condition, HealingIntentStatus, IntentPhase, PolicyDecision, Recommendation } from "../api/index.ts";
 import type { FieldProblem } from "../api/validate.ts";
 import { type ConditionInput, setConditions } from "../lib/conditions.ts";
+import { stableEqual } from "../lib/stable.ts";
 import type { Plan } from "./plan.ts";
 import type { PolicyResolution } from "./policy.ts";
 
@@ -162,10 +163,11 @@ function decide(edition: Edition, policy: PolicyResolution, refusal: string | un
 /** Keeps the old computedAt when nothing but the time changed, so settled status does not churn. */
 function keepComputedAt(previous: Recommendation | undefined, next: Recommendation): Recommendation {
   if (!previous) return next;
+  // The API server returns keys sorted; compare regardless of key order.
   const same =
     previous.summary === next.summary &&
-    JSON.stringify(previous.changes) === JSON.stringify(next.changes) &&
-    JSON.stringify(previous.dryRun) === JSON.stringify(next.dryRun);
+    stableEqual(previous.changes, next.changes) &&
+    stableEqual(previous.dryRun, next.dryRun);
   return same ? { ...next, computedAt: previous.computedAt } : next;
 }
 

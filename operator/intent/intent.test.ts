@@ -300,6 +300,20 @@ describe("evaluateIntent", () => {
     expect(again.events).toEqual([]);
   });
 
+  it("does not churn when the API server hands the status back with its keys sorted", () => {
+    const first = evaluateIntent({ ...observation("2026-11-21T10:00:00Z"), dryRun: { validated: true, message: "accepted" } }).status;
+    const sorted = JSON.parse(
+      JSON.stringify(first, (_k, v) =>
+        v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v,
+      ),
+    );
+    const again = evaluateIntent({
+      ...observation("2026-11-21T10:00:07Z", sorted),
+      dryRun: sorted.recommendation.dryRun,
+    });
+    expect(again.status.recommendation?.computedAt).toBe("2026-11-21T10:00:00Z");
+  });
+
   it("moves lastTransitionTime only for the condition whose status changed", () => {
     const first = evaluateIntent(observation("2026-11-21T10:00:00Z")).status;
     const invalid = evaluateIntent({
