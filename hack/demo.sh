@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from nothing: set up Node and the control plane, start the
-# local cluster, install the CRDs, apply an example workload and intent, and
-# show the intent. Leaves the cluster running; hack/cluster-down.sh stops it.
+# local cluster, install the CRDs and the OSS RBAC, run the operator as its own
+# token user, apply example intents, and show what the operator recommends.
+# The cluster keeps running afterwards; hack/cluster-down.sh stops it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup-node.sh"
 cd "$REPO_ROOT"
@@ -11,18 +12,52 @@ bash hack/build-binaries.sh
 bash hack/cluster-up.sh
 export KUBECONFIG="$ARF_CLUSTER_DIR/kubeconfig"
 kubectl() { "$(k8s_bin_dir)/kubectl" "$@"; }
+say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 
+say "Installing the CRDs and the OSS edition's RBAC (read-only on workloads)"
 kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd -l app.kubernetes.io/part-of=arf-operator --timeout=60s >/dev/null
-kubectl apply -f examples/workload.yaml
-kubectl rollout status deployment/web --timeout=90s
-kubectl apply -f examples/healingintent-scale.yaml
+kubectl create namespace arf-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+"$(helm_bin_dir)/helm" template arf charts/arf-operator --namespace arf-system --kube-version 1.35.0 \
+  --set edition=oss --set 'rbac.extraUsers={arf-operator}' --show-only templates/rbac.yaml | kubectl apply -f - >/dev/null
 
-echo
-echo "\$ kubectl get hi"
-kubectl get hi
+say "A workload with two revisions: web:1.3, then web:1.4"
+kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n demo apply -f examples/workload.yaml >/dev/null
+kubectl -n demo set image deployment/web app=registry.example/web:1.3 >/dev/null
+kubectl -n demo rollout status deployment/web --timeout=90s >/dev/null
+kubectl -n demo set image deployment/web app=registry.example/web:1.4 >/dev/null
+kubectl -n demo rollout status deployment/web --timeout=90s
+kubectl -n demo get deployment web
+
+say "Starting the operator (OSS edition) as token user arf-operator; log in $ARF_CACHE/demo-operator.log"
+node operator/main.ts --context arf-operator --http-host 127.0.0.1 --http-port 18080 \
+  --leader-election-namespace arf-system >"$ARF_CACHE/demo-operator.log" 2>&1 &
+operator_pid=$!
+trap 'kill "$operator_pid" 2>/dev/null || true' EXIT
+until curl -fsS 127.0.0.1:18080/readyz >/dev/null 2>&1; do
+  kill -0 "$operator_pid" 2>/dev/null || { tail -20 "$ARF_CACHE/demo-operator.log"; exit 1; }
+  sleep 0.5
+done
+
+say "An alerting pipeline and an AI agent propose fixes: kubectl apply of two HealingIntents"
+kubectl -n demo apply -f examples/approvalpolicy.yaml -f examples/healingintent-scale.yaml -f examples/healingintent-rollback.yaml
+for intent in web-scale-out web-rollback; do
+  kubectl -n demo wait --for=jsonpath='{.status.phase}'=Advisory "hi/$intent" --timeout=60s >/dev/null
+done
+
+say "kubectl get hi -o wide"
+kubectl -n demo get hi -o wide
+say "What the operator decided, and why"
+for intent in web-scale-out web-rollback; do
+  kubectl -n demo get hi "$intent" -o jsonpath='{.metadata.name}{":\n  recommendation: "}{.status.recommendation.summary}{"\n  dry run validated: "}{.status.recommendation.dryRun.validated}{"\n  policy: "}{.status.decision.policy}{" (mode "}{.status.decision.mode}{")\n  verdict: "}{.status.decision.verdict}{" - "}{.status.decision.reasons[0]}{"\n"}'
+done
+say "The workload is untouched: the OSS edition never acts"
+kubectl -n demo get deployment web -o jsonpath='{"replicas: "}{.spec.replicas}{", image: "}{.spec.template.spec.containers[0].image}{"\n"}'
+kubectl auth can-i patch deployments -n demo --as arf-operator || true
+
 echo
 echo "The cluster keeps running. Try:"
 echo "  export KUBECONFIG=$KUBECONFIG PATH=$(k8s_bin_dir):\$PATH"
-echo "  kubectl get hi,ap,rbp -A; kubectl explain healingintent.spec"
+echo "  kubectl get hi,ap,rbp -A; kubectl explain healingintent.spec; kubectl -n demo describe hi web-rollback"
 echo "Stop it with: bash hack/cluster-down.sh"

@@ -105,7 +105,7 @@ export async function startOperator(identity: string, extraArgs: string[] = []):
       }
     },
     async stop(signal = "SIGTERM") {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       return exited;
     },

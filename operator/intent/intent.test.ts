@@ -301,7 +301,10 @@ describe("evaluateIntent", () => {
   });
 
   it("does not churn when the API server hands the status back with its keys sorted", () => {
-    const first = evaluateIntent({ ...observation("2026-11-21T10:00:00Z"), dryRun: { validated: true, message: "accepted" } }).status;
+    const first = evaluateIntent({
+      ...observation("2026-11-21T10:00:00Z"),
+      dryRun: { validated: true, message: "accepted" },
+    }).status;
     const sorted = JSON.parse(
       JSON.stringify(first, (_k, v) =>
         v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v,
