@@ -77,7 +77,9 @@ describe("leader election", () => {
   });
 
   it("releases the lease on SIGTERM so a successor need not wait", async () => {
-    const leader = operators.find((o) => o.process.exitCode === null && o.process.signalCode === null) as RunningOperator;
+    const leader = operators.find(
+      (o) => o.process.exitCode === null && o.process.signalCode === null,
+    ) as RunningOperator;
     expect(await leader.stop("SIGTERM")).toBe(0);
     expect(await leaseHolder()).toBe("");
   });

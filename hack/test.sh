@@ -20,12 +20,14 @@ timing "control-plane binaries"
 
 mkdir -p .tmp
 status=0
-npm run -s lint || status=1
-npm run -s typecheck || status=1
+failed_phases=()
+check() { local name="$1"; shift; "$@" || { status=1; failed_phases+=("$name"); }; }
+check lint npm run -s lint
+check typecheck npm run -s typecheck
 timing "lint and typecheck"
-npx vitest run --project unit --reporter=default --reporter=json --outputFile=.tmp/unit.json || status=1
+check "unit tests" npx vitest run --project unit --reporter=default --reporter=json --outputFile=.tmp/unit.json
 timing "unit tests"
-npx vitest run --project e2e --reporter=default --reporter=json --outputFile=.tmp/e2e.json || status=1
+check "e2e tests" npx vitest run --project e2e --reporter=default --reporter=json --outputFile=.tmp/e2e.json
 timing "e2e tests"
 
 # One closing line that any CI can read, summed over both runs.
@@ -41,4 +43,5 @@ node -e '
   if (passed === 0) process.exit(1);
 ' || status=1
 log "TIMING total: $((SECONDS - total_start))s"
+((status == 0)) || log "FAILED: ${failed_phases[*]:-summary}"
 exit $status
