@@ -52,7 +52,7 @@ done
 
 started=$SECONDS
 rm -rf "$dir"
-mkdir -p "$dir"/{pki,pids,logs,etcd}
+mkdir -p "$dir"/{pki,pids,logs,etcd,cmd}
 chmod 700 "$dir"
 
 on_exit() {
@@ -152,6 +152,8 @@ write_kubeconfig "$dir/kwok.kubeconfig" arf-kwok-controller
 
 start() { # name command...
   local name="$1"; shift
+  # Keep the exact command, so hack/restart-component.sh can restart it (failure tests).
+  mkdir -p "$dir/cmd" && printf '%q ' "$@" >"$dir/cmd/$name"
   nohup "$@" >"$dir/logs/$name.log" 2>&1 &
   echo $! >"$dir/pids/$name.pid"
 }
