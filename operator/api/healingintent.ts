@@ -12,6 +12,13 @@ export const Approval = z
       .max(256)
       .describe("The approver's Kubernetes username. Admission checks it is the user who made the request."),
     decision: z.enum(["approve", "reject"]).describe("approve or reject."),
+    groups: z
+      .array(z.string().min(1).max(256))
+      .max(32)
+      .optional()
+      .describe(
+        "The approver's groups. Admission checks they are exactly the groups of the user who made the request.",
+      ),
     comment: z.string().max(1024).optional().describe("Why the approver decided so."),
     at: timestamp("When the decision was made, as claimed by the client.").optional(),
   })
