@@ -1,9 +1,10 @@
 // The edition decides what the process can do. The OSS edition is wired with
 // no executor at all: the code that mutates workloads lives in
-// operator/executor/ and is only ever loaded by a dynamic import after a
-// license has been verified (licensed edition). A test walks the static import
-// graph from main.ts to prove no OSS path reaches it.
+// operator/executor/ and is only ever loaded by a dynamic import, after a
+// license has been verified. A test walks the static import graph from
+// main.ts to prove no OSS path reaches it.
 import type * as k8s from "@kubernetes/client-node";
+import type { Executor } from "./executor/executor.ts";
 import type { Edition } from "./intent/evaluate.ts";
 import { type DryRunner, podTemplateDryRunner } from "./kube/gateway.ts";
 
@@ -11,9 +12,23 @@ export interface EditionWiring {
   edition: Edition;
   dryRunner: DryRunner;
   /** Present only in the licensed edition. */
-  executor: undefined;
+  executor: Executor | undefined;
 }
 
 export function wireOssEdition(kc: k8s.KubeConfig): EditionWiring {
   return { edition: "oss", dryRunner: podTemplateDryRunner(kc), executor: undefined };
+}
+
+/** Only called with a verified license. */
+export async function wireLicensedEdition(kc: k8s.KubeConfig): Promise<EditionWiring> {
+  const { createExecutor, desiredFromPlan } = await import("./executor/executor.ts");
+  const executor = createExecutor(kc);
+  return {
+    edition: "licensed",
+    executor,
+    dryRunner: {
+      dryRun: (namespace, target, plan) =>
+        executor.dryRun(namespace, target.kind, target.name, desiredFromPlan(plan, new Date().toISOString())),
+    },
+  };
 }

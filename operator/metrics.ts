@@ -73,6 +73,22 @@ export class OperatorMetrics {
     labelNames: ["mode", "decision"] as const,
     registers: [this.registry],
   });
+  readonly licenseValid = new Gauge({
+    name: "arf_license_valid",
+    help: "1 while a verified license is in force (licensed edition), 0 otherwise.",
+    registers: [this.registry],
+  });
+  readonly licenseExpiry = new Gauge({
+    name: "arf_license_expiry_timestamp_seconds",
+    help: "When the license in force expires, as a Unix timestamp; 0 without one.",
+    registers: [this.registry],
+  });
+  readonly executions = new Counter({
+    name: "arf_executions_total",
+    help: "Actions performed on workloads, per action and result.",
+    labelNames: ["action", "result"] as const,
+    registers: [this.registry],
+  });
   readonly recommendationDuration = new Histogram({
     name: "arf_recommendation_duration_seconds",
     help: "Time to build a recommendation, including the API server dry run.",

@@ -219,6 +219,28 @@ export const ExecutionRecord = z
     finishedAt: timestamp("When the attempt ended.").optional(),
     message: z.string().max(4096).optional().describe("What happened."),
     fieldManager: z.string().max(128).optional().describe("Field manager the operator wrote the workload with."),
+    desired: z
+      .strictObject({
+        type: z
+          .enum(["scale", "restart", "rollbackDeployment", "rollbackControllerRevision"])
+          .describe("The kind of change."),
+        replicas: z.number().int().min(0).optional().describe("Replicas to scale to."),
+        expectedReplicas: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe("Replicas observed when the action was decided; the scale is refused if they changed."),
+        restartedAt: z.string().max(64).optional().describe("The restartedAt annotation value this attempt sets."),
+        source: z
+          .string()
+          .max(253)
+          .optional()
+          .describe("The ReplicaSet or ControllerRevision whose template is restored."),
+        fromRevision: z.number().int().min(0).optional().describe("The revision before the action."),
+        toRevision: z.number().int().min(0).optional().describe("The revision rolled back to."),
+      })
+      .describe("What the attempt changes, fixed when it is recorded, so a resumed attempt does exactly the same."),
   })
   .describe("The record of the action's one execution.");
 

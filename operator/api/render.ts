@@ -1,4 +1,5 @@
 import { stringify } from "yaml";
+import { APPROVALS_POLICY_NAME, approvalsAdmissionBinding, approvalsAdmissionPolicy } from "./admission.ts";
 import { buildCrd, CRD_DEFINITIONS, crdFileName } from "./crds.ts";
 
 const HEADER = "# Generated from operator/api by `npm run gen:crds`. Do not edit by hand.\n";
@@ -6,4 +7,14 @@ const HEADER = "# Generated from operator/api by `npm run gen:crds`. Do not edit
 /** Each CRD file's name and its exact text, as committed in crds/. */
 export function renderCrdFiles(): Map<string, string> {
   return new Map(CRD_DEFINITIONS.map((def) => [crdFileName(def), HEADER + stringify(buildCrd(def), { lineWidth: 0 })]));
+}
+
+/** Everything committed in crds/: the CRDs and the admission policy that verifies approvers. */
+export function renderManifestFiles(): Map<string, string> {
+  const files = renderCrdFiles();
+  files.set(
+    `${APPROVALS_POLICY_NAME.replace(/\.arf\.dev$/, "")}.admission.yaml`,
+    `${HEADER + stringify(approvalsAdmissionPolicy(), { lineWidth: 0 })}---\n${stringify(approvalsAdmissionBinding(), { lineWidth: 0 })}`,
+  );
+  return files;
 }

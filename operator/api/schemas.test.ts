@@ -5,7 +5,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { INVALID_CASES } from "../../e2e/corpus/invalid-objects.ts";
 import { buildCrd, CRD_DEFINITIONS } from "./crds.ts";
 import { SPEC_SCHEMAS } from "./index.ts";
-import { renderCrdFiles } from "./render.ts";
+import { renderCrdFiles, renderManifestFiles } from "./render.ts";
 import { validate } from "./validate.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -45,10 +45,10 @@ describe("invalid corpus", () => {
 describe("CRDs", () => {
   it("in crds/ are exactly what the zod schemas generate (run `npm run gen:crds` after changing operator/api)", () => {
     for (const dir of ["crds", "charts/arf-operator/crds"]) {
-      for (const [file, text] of renderCrdFiles()) {
+      for (const [file, text] of renderManifestFiles()) {
         expect(readFileSync(join(root, dir, file), "utf8"), `${dir}/${file}`).toBe(text);
       }
-      expect(readdirSync(join(root, dir)).sort()).toEqual([...renderCrdFiles().keys()].sort());
+      expect(readdirSync(join(root, dir)).sort()).toEqual([...renderManifestFiles().keys()].sort());
     }
   });
 

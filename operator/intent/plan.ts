@@ -20,7 +20,7 @@ export interface ObservedTarget {
 export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 export const DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision";
 // Annotations the Deployment controller owns; kubectl never copies them back.
-const DEPLOYMENT_OWNED_ANNOTATIONS = new Set([
+export const DEPLOYMENT_OWNED_ANNOTATIONS = new Set([
   DEPLOYMENT_REVISION,
   "deployment.kubernetes.io/revision-history",
   "deployment.kubernetes.io/desired-replicas",
@@ -36,8 +36,10 @@ export type Mutation =
       template: k8s.V1PodTemplateSpec;
       annotations: Record<string, string>;
       toRevision: number;
+      /** The ReplicaSet whose template is restored. */
+      source: string;
     }
-  | { type: "rollbackControllerRevision"; data: Record<string, unknown>; toRevision: number };
+  | { type: "rollbackControllerRevision"; data: Record<string, unknown>; toRevision: number; source: string };
 
 export interface FieldChange {
   field: string;
@@ -150,7 +152,7 @@ function ownedBy(owner: Workload) {
     (object.metadata?.ownerReferences ?? []).some((o) => o.uid === owner.metadata?.uid && o.controller !== false);
 }
 
-function withoutHash(template: k8s.V1PodTemplateSpec | undefined): k8s.V1PodTemplateSpec {
+export function withoutHash(template: k8s.V1PodTemplateSpec | undefined): k8s.V1PodTemplateSpec {
   const copy = structuredClone(template ?? {});
   if (copy.metadata?.labels) {
     delete copy.metadata.labels["pod-template-hash"];
@@ -236,7 +238,7 @@ function planDeploymentRollback(
       ? `${target} already runs the pod template of revision ${toRevision}; nothing to change`
       : `rollback ${target} from revision ${current} (${images(currentTemplate)}) to revision ${toRevision} (${images(template)})`,
     changes: noop ? [] : imageChanges(currentTemplate, template),
-    mutation: { type: "rollbackDeployment", template, annotations, toRevision },
+    mutation: { type: "rollbackDeployment", template, annotations, toRevision, source: source.metadata?.name ?? "" },
     template,
     fromRevision: current,
     toRevision,
@@ -281,7 +283,12 @@ function planRevisionRollback(
       ? `${target} already runs the pod template of revision ${toRevision}; nothing to change`
       : `rollback ${target} from revision ${current} (${images(currentTemplate)}) to revision ${toRevision} (${images(template)})`,
     changes: noop ? [] : imageChanges(currentTemplate, template),
-    mutation: { type: "rollbackControllerRevision", data: source.data as Record<string, unknown>, toRevision },
+    mutation: {
+      type: "rollbackControllerRevision",
+      data: source.data as Record<string, unknown>,
+      toRevision,
+      source: source.metadata?.name ?? "",
+    },
     template,
     fromRevision: current,
     toRevision,
