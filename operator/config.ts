@@ -57,7 +57,11 @@ export const ConfigSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be NAMESPACE/NAME")
     .optional(),
+  /** The vendor's Ed25519 public key: PEM text, or the path of a PEM file. */
   licensePublicKey: z.string().optional(),
+  licenseCheckInterval: durationMs("10s"),
+  /** Test-only fault injection; never set in production. */
+  faultInjection: z.enum(["none", "crash-after-action"]).default("none"),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

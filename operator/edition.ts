@@ -4,8 +4,9 @@
 // license has been verified. A test walks the static import graph from
 // main.ts to prove no OSS path reaches it.
 import type * as k8s from "@kubernetes/client-node";
-import type { Executor } from "./executor/executor.ts";
+import type { Desired, Executor } from "./executor/executor.ts";
 import type { Edition } from "./intent/evaluate.ts";
+import type { Plan } from "./intent/plan.ts";
 import { type DryRunner, podTemplateDryRunner } from "./kube/gateway.ts";
 
 export interface EditionWiring {
@@ -13,6 +14,7 @@ export interface EditionWiring {
   dryRunner: DryRunner;
   /** Present only in the licensed edition. */
   executor: Executor | undefined;
+  desiredFrom?: (plan: Extract<Plan, { ok: true }>, startedAt: string) => Desired;
 }
 
 export function wireOssEdition(kc: k8s.KubeConfig): EditionWiring {
@@ -26,6 +28,7 @@ export async function wireLicensedEdition(kc: k8s.KubeConfig): Promise<EditionWi
   return {
     edition: "licensed",
     executor,
+    desiredFrom: desiredFromPlan,
     dryRunner: {
       dryRun: (namespace, target, plan) =>
         executor.dryRun(namespace, target.kind, target.name, desiredFromPlan(plan, new Date().toISOString())),

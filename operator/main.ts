@@ -1,16 +1,22 @@
 // The operator process: configuration, informers, controllers, leader
 // election, the HTTP server, and graceful shutdown.
+
+import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
+import { APPROVALS_POLICY_NAME } from "./api/admission.ts";
 import { API_VERSION, GROUP, VERSION, type WorkloadKind } from "./api/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { wireOssEdition } from "./edition.ts";
+import { type EditionWiring, wireLicensedEdition, wireOssEdition } from "./edition.ts";
+import { kubeSnapshotWriter } from "./intent/execution.ts";
 import {
   type ArfObject,
   type ClusterView,
   type HealingIntentObject,
   makeIntentReconciler,
 } from "./intent/reconciler.ts";
-import { kubeEventRecorder, kubeRevisionReader, kubeStatusWriter } from "./kube/gateway.ts";
+import { kubeAdmissionCheck, kubeEventRecorder, kubeRevisionReader, kubeStatusWriter } from "./kube/gateway.ts";
+import { parsePublicKey } from "./license/license.ts";
+import { LicenseManager, secretLicenseSource } from "./license/manager.ts";
 import { createLogger } from "./log.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { APPROVAL_POLICY, makeValidationReconciler, ROLLBACK_PLAN } from "./policy/reconciler.ts";
@@ -40,9 +46,15 @@ async function main(): Promise<void> {
   else kc.loadFromDefault();
   if (config.context) kc.setCurrentContext(config.context);
 
-  const wiring = wireOssEdition(kc);
-  metrics.editionInfo.set({ edition: wiring.edition }, 1);
-  log.info({ edition: wiring.edition, identity: config.identity, server: kc.getCurrentCluster()?.server }, "starting");
+  // Every process starts as OSS; the licensed wiring (and with it the
+  // executor) exists only while a verified license is in force.
+  let wiring: EditionWiring = wireOssEdition(kc);
+  const setEditionMetric = () => {
+    metrics.editionInfo.reset();
+    metrics.editionInfo.set({ edition: wiring.edition }, 1);
+  };
+  setEditionMetric();
+  log.info({ identity: config.identity, server: kc.getCurrentCluster()?.server }, "starting in the OSS edition");
 
   // --- informers: handlers only enqueue keys.
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -127,6 +139,17 @@ async function main(): Promise<void> {
       metrics,
       clock,
       edition: () => wiring.edition,
+      wiring: () => wiring,
+      admissionInstalled: kubeAdmissionCheck(kc, APPROVALS_POLICY_NAME),
+      execution: {
+        statusWriter,
+        events,
+        metrics,
+        clock,
+        rollbackPlans: (namespace) => plans.list(namespace),
+        snapshotWriter: kubeSnapshotWriter(kc),
+        crashAfterAction: config.faultInjection === "crash-after-action",
+      },
     }),
     log,
     metrics,
@@ -193,9 +216,40 @@ async function main(): Promise<void> {
   const address = server.address();
   log.info({ address }, "serving /healthz, /readyz and /metrics");
 
+  // --- license: verified offline; a change switches the edition without a restart.
+  let publicKey: ReturnType<typeof parsePublicKey> | undefined;
+  if (config.licensePublicKey) {
+    const pem = config.licensePublicKey.includes("-----BEGIN")
+      ? config.licensePublicKey
+      : readFileSync(config.licensePublicKey, "utf8");
+    try {
+      publicKey = parsePublicKey(pem);
+    } catch (error) {
+      process.stderr.write(
+        `arf-operator: configuration error:\ninvalid setting --license-public-key (ARF_LICENSE_PUBLIC_KEY): not a PEM public key (${String(error)})\n`,
+      );
+      process.exit(2);
+    }
+  }
+  const [secretNamespace, secretName] = config.licenseSecret?.split("/") ?? [];
+  const license = new LicenseManager(
+    config.licenseSecret ? secretLicenseSource(kc, secretNamespace as string, secretName as string) : undefined,
+    publicKey,
+    config.licenseSecret ? { namespace: secretNamespace as string, name: secretName as string } : undefined,
+    { clock, log, metrics, events },
+    async (state) => {
+      wiring = state.state === "Valid" ? await wireLicensedEdition(kc) : wireOssEdition(kc);
+      setEditionMetric();
+      log.info({ edition: wiring.edition }, "edition changed");
+      // Every intent is looked at again under the new edition.
+      for (const i of intents.list()) intentController.enqueue(i.metadata?.namespace, i.metadata?.name);
+    },
+  );
+
   // --- start: caches first (standbys keep them warm), then leadership, then workers.
   await Promise.all(allInformers.map((i) => i.start()));
   log.info("caches synced");
+  await license.start(config.licenseCheckInterval);
   const startWorkers = () => {
     for (const c of controllers) c.start(config.workers);
     for (const i of intents.list()) intentController.enqueue(i.metadata?.namespace, i.metadata?.name);
@@ -243,6 +297,7 @@ async function main(): Promise<void> {
     const finished = await Promise.all(controllers.map((c) => c.stop(config.shutdownTimeout)));
     if (finished.includes(false)) log.warn("shutdown deadline passed with reconciles still in flight");
     await elector?.stop();
+    license.stop();
     await Promise.all(allInformers.map((i) => i.stop()));
     server.close();
     log.info("stopped");

@@ -201,3 +201,87 @@ function appendHistory(previous: HealingIntentStatus["history"], events: IntentE
   // Bounded by the CRD; the oldest entries give way, and Events keep them too.
   return history.slice(-TERMINAL_HISTORY_LIMIT);
 }
+
+/**
+ * Applies the licensed edition's ladder to an evaluation: the phase, the
+ * decision, the Executed condition and how approvals were counted.
+ */
+export function applyLadder(
+  evaluation: IntentEvaluation,
+  ladder: import("./ladder.ts").Ladder,
+  policy: PolicyResolution,
+  previous: HealingIntentStatus | undefined,
+  generation: number,
+  now: Date,
+): IntentEvaluation {
+  const status = structuredClone(evaluation.status);
+  const base = { policy: policy.policy?.name, mode: policy.mode };
+  const updates: ConditionInput[] = [];
+  let decision: PolicyDecision;
+  switch (ladder.verdict) {
+    case "Recommend":
+      status.phase = "Advisory";
+      decision = { ...base, verdict: "Recommend", reasons: ladder.reasons };
+      updates.push({ type: "Executed", status: "False", reason: "AdvisoryOnly", message: ladder.reasons.join("; ") });
+      break;
+    case "AwaitApproval":
+      status.phase = "AwaitingApproval";
+      decision = { ...base, verdict: "AwaitApproval", reasons: ladder.reasons };
+      updates.push({
+        type: "Executed",
+        status: "False",
+        reason: "AwaitingApproval",
+        message: ladder.reasons.join("; "),
+      });
+      break;
+    case "Execute":
+      status.phase = "Approved";
+      decision = { ...base, verdict: "Execute", reasons: ladder.reasons };
+      updates.push({ type: "Executed", status: "Unknown", reason: "Starting", message: ladder.reasons.join("; ") });
+      break;
+    case "Refuse":
+      status.phase = "Refused";
+      decision = { ...base, verdict: "Refuse", reasons: [ladder.refusal.message] };
+      updates.push({
+        type: "Executed",
+        status: "False",
+        reason: ladder.refusal.reason,
+        message: ladder.refusal.message,
+      });
+      break;
+    case "Reject":
+      status.phase = "Rejected";
+      decision = { ...base, verdict: "Refuse", reasons: ladder.reasons };
+      updates.push({ type: "Executed", status: "False", reason: "Rejected", message: ladder.reasons.join("; ") });
+      break;
+    case "Expire":
+      status.phase = "Expired";
+      decision = { ...base, verdict: "Refuse", reasons: ladder.reasons };
+      updates.push({
+        type: "Executed",
+        status: "False",
+        reason: "ApprovalExpired",
+        message: ladder.reasons.join("; "),
+      });
+      break;
+  }
+  status.decision = decision;
+  status.conditions = setConditions(status.conditions, updates, generation, now);
+  if ("approvals" in ladder && ladder.approvals) {
+    status.approvals = { counted: ladder.approvals.counted, ignored: ladder.approvals.ignored };
+  }
+  const events = [...evaluation.events];
+  if (previous?.phase !== status.phase && status.phase !== "Advisory") {
+    const warning = status.phase === "Refused" || status.phase === "Rejected" || status.phase === "Expired";
+    events.push({
+      type: warning ? "Warning" : "Normal",
+      reason: status.phase ?? "Unknown",
+      message: decision.reasons.join("; "),
+    });
+  }
+  const newEvents = events.slice(evaluation.events.length);
+  status.history = appendHistory(status.history, newEvents, now);
+  return { status, events, decision };
+}
+
+export { appendHistory };

@@ -4,14 +4,17 @@
 import type * as k8s from "@kubernetes/client-node";
 import { ApprovalPolicySpec, HealingIntentSpec, type HealingIntentStatus, type WorkloadKind } from "../api/index.ts";
 import { validate } from "../api/validate.ts";
+import type { EditionWiring } from "../edition.ts";
 import type { DryRunner, EventRecorder, RevisionReader, StatusWriter } from "../kube/gateway.ts";
 import { intentRef } from "../kube/gateway.ts";
 import { stableEqual } from "../lib/stable.ts";
 import type { OperatorMetrics } from "../metrics.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { ReconcileRequest, ReconcileResult } from "../runtime/controller.ts";
-import { type DryRunResult, type Edition, evaluateIntent } from "./evaluate.ts";
+import { applyLadder, type DryRunResult, type Edition, evaluateIntent } from "./evaluate.ts";
+import { type ExecutionDeps, finishExecution, startExecution } from "./execution.ts";
 import { duplicateOf, type IntentIdentity, intentId } from "./identity.ts";
+import { climbLadder } from "./ladder.ts";
 import { type ObservedTarget, planAction, type Workload } from "./plan.ts";
 import { type PolicyCandidate, resolvePolicy } from "./policy.ts";
 
@@ -38,7 +41,13 @@ export interface IntentReconcilerDeps {
   metrics: OperatorMetrics;
   clock: Clock;
   edition: () => Edition;
+  /** The current edition's wiring; its executor exists only with a verified license. */
+  wiring?: () => EditionWiring;
+  admissionInstalled?: () => Promise<boolean>;
+  execution?: ExecutionDeps;
 }
+
+const TERMINAL_PHASES = new Set(["Succeeded", "Failed", "Rejected", "Expired"]);
 
 export function identityOf(object: HealingIntentObject): IntentIdentity | undefined {
   const parsed = HealingIntentSpec.safeParse(object.spec);
@@ -63,8 +72,39 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
     const generation = intent.metadata?.generation ?? 0;
     const previous = intent.status;
 
+    // A finished intent is a record: it is never decided again.
+    if (previous?.phase && TERMINAL_PHASES.has(previous.phase)) return undefined;
+
     const validated = validate(HealingIntentSpec, intent.spec, "spec");
+    const executor = deps.wiring?.().executor;
+    // An attempt that was recorded but not finished (a crash, a lost lease) is
+    // resumed exactly as recorded, never decided anew.
+    if (previous?.execution?.state === "Started" && validated.ok) {
+      if (!executor || !deps.execution) {
+        log.warn(
+          { attemptId: previous.execution.attemptId },
+          "an attempt is in flight but the licensed edition is not active; it waits",
+        );
+        return { requeueAfterMs: 30_000 };
+      }
+      await finishExecution(
+        deps.execution,
+        executor,
+        {
+          namespace,
+          name,
+          uid: intent.metadata?.uid,
+          generation,
+          resourceVersion: intent.metadata?.resourceVersion ?? "",
+          spec: validated.value,
+          log,
+        },
+        previous,
+      );
+      return undefined;
+    }
     let evaluation: ReturnType<typeof evaluateIntent>;
+    let requeueAfterMs: number | undefined;
     if (!validated.ok) {
       evaluation = evaluateIntent({ generation, previous, problems: validated.problems, edition: deps.edition(), now });
     } else {
@@ -110,7 +150,8 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
             recorded.summary === plan.summary &&
             stableEqual(recorded.changes, plan.changes) &&
             previous?.observedGeneration === generation;
-          dryRun = alreadyValidated ? recorded.dryRun : await deps.dryRunner.dryRun(namespace, observed, plan, name);
+          const dryRunner = deps.wiring?.().dryRunner ?? deps.dryRunner;
+          dryRun = alreadyValidated ? recorded.dryRun : await dryRunner.dryRun(namespace, observed, plan, name);
         }
         evaluation = evaluateIntent({
           generation,
@@ -126,9 +167,7 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
       }
     }
 
-    if (evaluation.decision && evaluation.decision.verdict !== previous?.decision?.verdict) {
-      deps.metrics.intentDecisions.inc({ mode: evaluation.decision.mode, decision: evaluation.decision.verdict });
-    }
+    countDecision(deps, evaluation, previous);
     if (!stableEqual(evaluation.status, previous ?? {})) {
       await deps.statusWriter.writeStatus(
         "healingintents",
@@ -149,13 +188,45 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
         "intent status updated",
       );
     }
-    for (const event of evaluation.events) {
-      await deps.events
-        .record(intentRef(namespace, name, intent.metadata?.uid), event.type, event.reason, event.message)
-        .catch((error) => log.warn({ err: String(error), reason: event.reason }, "could not record event"));
-    }
-    return undefined;
+    await recordEvents(deps, namespace, name, intent.metadata?.uid, evaluation.events, log);
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
   };
+}
+
+function countDecision(
+  deps: IntentReconcilerDeps,
+  evaluation: ReturnType<typeof evaluateIntent>,
+  previous: HealingIntentStatus | undefined,
+) {
+  if (evaluation.decision && evaluation.decision.verdict !== previous?.decision?.verdict) {
+    deps.metrics.intentDecisions.inc({ mode: evaluation.decision.mode, decision: evaluation.decision.verdict });
+  }
+}
+
+async function recordEvents(
+  deps: IntentReconcilerDeps,
+  namespace: string,
+  name: string,
+  uid: string | undefined,
+  events: ReturnType<typeof evaluateIntent>["events"],
+  log: ReconcileRequest["log"],
+) {
+  for (const event of events) {
+    await deps.events
+      .record(intentRef(namespace, name, uid), event.type, event.reason, event.message)
+      .catch((error) => log.warn({ err: String(error), reason: event.reason }, "could not record event"));
+  }
+}
+
+/** When other intents last acted on the same target, for the policy's rate limit. */
+function recentActionsOn(intents: HealingIntentObject[], spec: HealingIntentSpec, self: string): Date[] {
+  return intents.flatMap((i) => {
+    const other = i.spec as { target?: { kind?: string; name?: string } } | undefined;
+    const execution = i.status?.execution;
+    if (i.metadata?.name === self || !execution?.startedAt) return [];
+    if (other?.target?.kind !== spec.target.kind || other?.target?.name !== spec.target.name) return [];
+    return [new Date(execution.startedAt)];
+  });
 }
 
 async function observeTarget(

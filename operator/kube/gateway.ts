@@ -18,8 +18,17 @@ export interface EventRecorder {
 }
 
 export interface StatusWriter {
-  /** Replaces the status of a custom resource, failing with a conflict if it changed since resourceVersion. */
-  writeStatus(plural: string, namespace: string, name: string, resourceVersion: string, status: unknown): Promise<void>;
+  /**
+   * Replaces the status of a custom resource, failing with a conflict if it
+   * changed since resourceVersion; resolves with the new resourceVersion.
+   */
+  writeStatus(
+    plural: string,
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    status: unknown,
+  ): Promise<string>;
 }
 
 export interface RevisionReader {
@@ -43,10 +52,30 @@ export function kubeStatusWriter(kc: k8s.KubeConfig): StatusWriter {
   return {
     async writeStatus(plural, namespace, name, resourceVersion, status) {
       try {
-        await api.patchNamespacedCustomObjectStatus(
-          { group: GROUP, version: VERSION, plural, namespace, name, body: { metadata: { resourceVersion }, status } },
-          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-        );
+        // A PUT of the status subresource replaces status exactly (a merge patch
+        // would keep fields the new status no longer has), and the
+        // resourceVersion makes it fail with 409 if anyone wrote in between.
+        const current = (await api.getNamespacedCustomObjectStatus({
+          group: GROUP,
+          version: VERSION,
+          plural,
+          namespace,
+          name,
+        })) as {
+          metadata: { resourceVersion?: string };
+        };
+        if (current.metadata.resourceVersion !== resourceVersion) {
+          throw new ConflictError(`${plural} ${namespace}/${name} changed since it was read; will retry`);
+        }
+        const updated = await api.replaceNamespacedCustomObjectStatus({
+          group: GROUP,
+          version: VERSION,
+          plural,
+          namespace,
+          name,
+          body: { ...current, status },
+        });
+        return String((updated as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion ?? "");
       } catch (error) {
         if (error instanceof k8s.ApiException && error.code === 409)
           throw new ConflictError(`${plural} ${namespace}/${name} changed; will retry`);
@@ -153,3 +182,22 @@ export const intentRef = (namespace: string, name: string, uid?: string): Object
   name,
   uid,
 });
+
+/** Whether the approvals admission policy and its binding are installed (cached briefly). */
+export function kubeAdmissionCheck(kc: k8s.KubeConfig, name: string, ttlMs = 15_000): () => Promise<boolean> {
+  const api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  let cached: { at: number; value: boolean } | undefined;
+  return async () => {
+    if (cached && Date.now() - cached.at < ttlMs) return cached.value;
+    let value: boolean;
+    try {
+      await api.readValidatingAdmissionPolicy({ name });
+      await api.readValidatingAdmissionPolicyBinding({ name });
+      value = true;
+    } catch {
+      value = false;
+    }
+    cached = { at: Date.now(), value };
+    return value;
+  };
+}

@@ -50,14 +50,14 @@ export class LicenseManager {
   private readonly publicKey: KeyObject | undefined;
   private readonly secretRef: { namespace: string; name: string } | undefined;
   private readonly deps: { clock: Clock; log: Logger; metrics: OperatorMetrics; events: EventRecorder };
-  private readonly onChange: (state: LicenseState) => void;
+  private readonly onChange: (state: LicenseState) => Promise<void> | void;
 
   constructor(
     source: LicenseSource | undefined,
     publicKey: KeyObject | undefined,
     secretRef: { namespace: string; name: string } | undefined,
     deps: { clock: Clock; log: Logger; metrics: OperatorMetrics; events: EventRecorder },
-    onChange: (state: LicenseState) => void,
+    onChange: (state: LicenseState) => Promise<void> | void,
   ) {
     this.source = source;
     this.publicKey = publicKey;
@@ -131,6 +131,7 @@ export class LicenseManager {
         )
         .catch((error) => this.deps.log.warn({ err: String(error) }, "could not record the license event"));
     }
-    this.onChange(next);
+    // Awaited, so the edition has switched before anyone acts on the new state.
+    await this.onChange(next);
   }
 }
