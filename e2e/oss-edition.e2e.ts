@@ -33,6 +33,10 @@ let operator: RunningOperator;
 beforeAll(async () => {
   ns = await createTestNamespace("e2e-oss");
   await installChartRbac("oss");
+  // Only the OSS rights: no binding left over from a licensed test.
+  await clientsFor("admin")
+    .rbac.deleteClusterRoleBinding({ name: "arf-operator-licensed" })
+    .catch(() => undefined);
   await createWorkloadsWithTwoRevisions(ns);
   operator = await startOperator("oss-1");
   await eventually("the operator to lead and be ready", async () => ((await operator.ready()) ? true : undefined));

@@ -96,7 +96,9 @@ uid=1000
 for entry in "${USERS[@]}"; do
   name="${entry%%|*}" groups="${entry#*|}"
   TOKENS[$name]="$(token)"
-  echo "${TOKENS[$name]},$name,$uid,\"$groups\"" >>"$pki/tokens.csv"
+  # An empty groups column would give the user a group named "".
+  if [[ -n "$groups" ]]; then line="${TOKENS[$name]},$name,$uid,\"$groups\""; else line="${TOKENS[$name]},$name,$uid"; fi
+  echo "$line" >>"$pki/tokens.csv"
   uid=$((uid + 1))
 done
 chmod 600 "$pki"/*

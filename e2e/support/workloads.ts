@@ -6,51 +6,55 @@ const podTemplate = (app: string, image: string) => ({
   spec: { containers: [{ name: "app", image }] },
 });
 
-export async function createWorkloadsWithTwoRevisions(namespace: string): Promise<void> {
+/** Creates web, cache and agent (a Deployment, a StatefulSet and a DaemonSet, names suffixed), each at revision 2. */
+export async function createWorkloadsWithTwoRevisions(namespace: string, suffix = ""): Promise<void> {
   const { apps } = clientsFor("admin");
+  const [web, cache, agent] = [`web${suffix}`, `cache${suffix}`, `agent${suffix}`];
   await apps.createNamespacedDeployment({
     namespace,
     body: {
-      metadata: { name: "web", labels: { app: "web", tier: "frontend" } },
-      spec: { replicas: 2, selector: { matchLabels: { app: "web" } }, template: podTemplate("web", "web:1") },
+      metadata: { name: web, labels: { app: web, tier: "frontend" } },
+      spec: { replicas: 2, selector: { matchLabels: { app: web } }, template: podTemplate(web, "web:1") },
     },
   });
   await apps.createNamespacedStatefulSet({
     namespace,
     body: {
-      metadata: { name: "cache", labels: { app: "cache" } },
+      metadata: { name: cache, labels: { app: cache } },
       spec: {
         replicas: 1,
-        serviceName: "cache",
-        selector: { matchLabels: { app: "cache" } },
-        template: podTemplate("cache", "cache:1"),
+        serviceName: cache,
+        selector: { matchLabels: { app: cache } },
+        template: podTemplate(cache, "cache:1"),
       },
     },
   });
   await apps.createNamespacedDaemonSet({
     namespace,
     body: {
-      metadata: { name: "agent", labels: { app: "agent" } },
-      spec: { selector: { matchLabels: { app: "agent" } }, template: podTemplate("agent", "agent:1") },
+      metadata: { name: agent, labels: { app: agent } },
+      spec: { selector: { matchLabels: { app: agent } }, template: podTemplate(agent, "agent:1") },
     },
   });
+  const mine = (items: Array<{ metadata?: { labels?: Record<string, string> } }>) =>
+    items.filter((i) => [web, cache, agent].includes(i.metadata?.labels?.app ?? "")).length;
   await eventually("first revisions", async () => {
     const rs = await apps.listNamespacedReplicaSet({ namespace });
     const cr = await apps.listNamespacedControllerRevision({ namespace });
-    return rs.items.length >= 1 && cr.items.length >= 2 ? true : undefined;
+    return mine(rs.items) >= 1 && mine(cr.items) >= 2 ? true : undefined;
   });
   const patchImage = (image: string) => [
     { op: "replace", path: "/spec/template/spec/containers/0/image", value: image },
   ];
-  await apps.patchNamespacedDeployment({ namespace, name: "web", body: patchImage("web:2") });
-  await apps.patchNamespacedStatefulSet({ namespace, name: "cache", body: patchImage("cache:2") });
-  await apps.patchNamespacedDaemonSet({ namespace, name: "agent", body: patchImage("agent:2") });
+  await apps.patchNamespacedDeployment({ namespace, name: web, body: patchImage("web:2") });
+  await apps.patchNamespacedStatefulSet({ namespace, name: cache, body: patchImage("cache:2") });
+  await apps.patchNamespacedDaemonSet({ namespace, name: agent, body: patchImage("agent:2") });
   await eventually("second revisions", async () => {
     const rs = await apps.listNamespacedReplicaSet({ namespace });
     const cr = await apps.listNamespacedControllerRevision({ namespace });
-    const deployment = await apps.readNamespacedDeployment({ namespace, name: "web" });
-    return rs.items.length >= 2 &&
-      cr.items.length >= 4 &&
+    const deployment = await apps.readNamespacedDeployment({ namespace, name: web });
+    return mine(rs.items) >= 2 &&
+      mine(cr.items) >= 4 &&
       deployment.metadata?.annotations?.["deployment.kubernetes.io/revision"] === "2"
       ? true
       : undefined;

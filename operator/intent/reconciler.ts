@@ -149,7 +149,8 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
             recorded &&
             recorded.summary === plan.summary &&
             stableEqual(recorded.changes, plan.changes) &&
-            previous?.observedGeneration === generation;
+            previous?.observedGeneration === generation &&
+            recorded.dryRun.validated;
           const dryRunner = deps.wiring?.().dryRunner ?? deps.dryRunner;
           dryRun = alreadyValidated ? recorded.dryRun : await dryRunner.dryRun(namespace, observed, plan, name);
         }
@@ -164,6 +165,49 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
           now,
         });
         deps.metrics.recommendationDuration.observe((performance.now() - started) / 1000);
+        const recommendedOk = evaluation.status.conditions?.find((c) => c.type === "Recommended")?.status === "True";
+        if (deps.edition() === "licensed" && plan.ok && recommendedOk && observed.workload) {
+          const ladder = climbLadder({
+            policy: policy.policy,
+            spec,
+            plan,
+            workload: observed.workload,
+            recentActions: recentActionsOn(deps.view.intents(namespace), spec, name),
+            createdAt: new Date(intent.metadata?.creationTimestamp ?? now),
+            admissionPolicyInstalled: (await deps.admissionInstalled?.()) ?? false,
+            now,
+          });
+          evaluation = applyLadder(evaluation, ladder, policy, previous, generation, now);
+          if (ladder.verdict === "AwaitApproval")
+            requeueAfterMs = Math.max(1000, ladder.expiresAt.getTime() - now.getTime());
+          if (ladder.verdict === "Refuse" && ladder.refusal.retryAt) {
+            requeueAfterMs = Math.max(1000, ladder.refusal.retryAt.getTime() - now.getTime());
+          }
+          const desiredFrom = deps.wiring?.().desiredFrom;
+          if (ladder.verdict === "Execute" && executor && deps.execution && desiredFrom) {
+            countDecision(deps, evaluation, previous);
+            await startExecution(
+              deps.execution,
+              executor,
+              {
+                namespace,
+                name,
+                uid: intent.metadata?.uid,
+                generation,
+                resourceVersion: intent.metadata?.resourceVersion ?? "",
+                spec,
+                log,
+              },
+              evaluation.status,
+              plan,
+              observed.workload,
+              policy.policy,
+              desiredFrom,
+            );
+            await recordEvents(deps, namespace, name, intent.metadata?.uid, evaluation.events, log);
+            return undefined;
+          }
+        }
       }
     }
 
