@@ -121,19 +121,22 @@ describe("update rules", () => {
   });
 
   it("lets approvals be appended but never removed or changed", async () => {
+    // Admission lets a user add only their own approval, so the admin approves as itself.
     await patch("web-scale-out", [
-      { op: "add", path: "/spec/approvals", value: [{ user: "alice", decision: "approve" }] },
-    ]);
-    await patch("web-scale-out", [
-      { op: "add", path: "/spec/approvals/-", value: { user: "bob", decision: "reject" } },
+      { op: "add", path: "/spec/approvals", value: [{ user: "arf-admin", decision: "approve" }] },
     ]);
     const removed = await apiFailure(patch("web-scale-out", [{ op: "remove", path: "/spec/approvals/0" }]));
     expect(removed.message).toContain("spec.approvals");
     expect(removed.message).toContain("append-only");
     const flipped = await apiFailure(
-      patch("web-scale-out", [{ op: "replace", path: "/spec/approvals/1/decision", value: "approve" }]),
+      patch("web-scale-out", [{ op: "replace", path: "/spec/approvals/0/decision", value: "reject" }]),
     );
     expect(flipped.message).toContain("append-only");
+    const forged = await apiFailure(
+      patch("web-scale-out", [{ op: "add", path: "/spec/approvals/-", value: { user: "alice", decision: "approve" } }]),
+    );
+    expect(forged.code).toBe(403);
+    expect(forged.message).toContain("a new approval must name the user who adds it, arf-admin");
   });
 
   it("ignores status in spec writes: status belongs to the status subresource", async () => {
