@@ -4,6 +4,7 @@
 // what the licensed executor applies.
 import type * as k8s from "@kubernetes/client-node";
 import type { HealingIntentSpec, WorkloadKind } from "../api/index.ts";
+import { stableEqual } from "../lib/stable.ts";
 
 export type Workload = k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet;
 
@@ -214,30 +215,15 @@ function planDeploymentRollback(
   const current = Number(deployment.metadata?.annotations?.[DEPLOYMENT_REVISION] ?? "0");
   const available = owned.map(revisionOf).filter((r) => r > 0);
   const toRevision = chooseRevision(current, available, requested);
-  if (toRevision === undefined) {
-    return {
-      ok: false,
-      reason: "RevisionNotFound",
-      message:
-        requested !== undefined
-          ? `${target} has no revision ${requested}; available: ${available.sort((a, b) => a - b).join(", ") || "none"}`
-          : `${target} has no revision before ${current} to roll back to`,
-    };
-  }
+  if (toRevision === undefined) return revisionNotFound(target, current, available, requested);
   const source = owned.find((rs) => revisionOf(rs) === toRevision) as k8s.V1ReplicaSet;
   const template = withoutHash(source.spec?.template);
   const annotations = Object.fromEntries(
     Object.entries(source.metadata?.annotations ?? {}).filter(([key]) => !DEPLOYMENT_OWNED_ANNOTATIONS.has(key)),
   );
-  const currentTemplate = withoutHash(deployment.spec?.template);
-  const noop = JSON.stringify(template) === JSON.stringify(currentTemplate);
   return {
     ok: true,
-    noop,
-    summary: noop
-      ? `${target} already runs the pod template of revision ${toRevision}; nothing to change`
-      : `rollback ${target} from revision ${current} (${images(currentTemplate)}) to revision ${toRevision} (${images(template)})`,
-    changes: noop ? [] : imageChanges(currentTemplate, template),
+    ...describeRollback(target, current, withoutHash(deployment.spec?.template), toRevision, template),
     mutation: { type: "rollbackDeployment", template, annotations, toRevision, source: source.metadata?.name ?? "" },
     template,
     fromRevision: current,
@@ -262,27 +248,19 @@ function planRevisionRollback(
     requested,
   );
   if (toRevision === undefined) {
-    return {
-      ok: false,
-      reason: "RevisionNotFound",
-      message:
-        requested !== undefined
-          ? `${target} has no revision ${requested}; available: ${owned.map((r) => r.revision).join(", ") || "none"}`
-          : `${target} has no revision before ${current} to roll back to`,
-    };
+    return revisionNotFound(
+      target,
+      current,
+      owned.map((r) => r.revision),
+      requested,
+    );
   }
   const source = owned.find((r) => r.revision === toRevision) as k8s.V1ControllerRevision;
   const data = (source.data ?? {}) as { spec?: { template?: k8s.V1PodTemplateSpec } };
   const template = stripPatchDirectives(data.spec?.template);
-  const currentTemplate = workload.spec?.template;
-  const noop = JSON.stringify(withoutHash(template)) === JSON.stringify(withoutHash(currentTemplate));
   return {
     ok: true,
-    noop,
-    summary: noop
-      ? `${target} already runs the pod template of revision ${toRevision}; nothing to change`
-      : `rollback ${target} from revision ${current} (${images(currentTemplate)}) to revision ${toRevision} (${images(template)})`,
-    changes: noop ? [] : imageChanges(currentTemplate, template),
+    ...describeRollback(target, current, workload.spec?.template, toRevision, template),
     mutation: {
       type: "rollbackControllerRevision",
       data: source.data as Record<string, unknown>,
@@ -292,6 +270,35 @@ function planRevisionRollback(
     template,
     fromRevision: current,
     toRevision,
+  };
+}
+
+function revisionNotFound(target: string, current: number, available: number[], requested: number | undefined): Plan {
+  const listed = [...available].sort((a, b) => a - b).join(", ") || "none";
+  return {
+    ok: false,
+    reason: "RevisionNotFound",
+    message:
+      requested !== undefined
+        ? `${target} has no revision ${requested}; available: ${listed}`
+        : `${target} has no revision before ${current} to roll back to`,
+  };
+}
+
+function describeRollback(
+  target: string,
+  current: number,
+  currentTemplate: k8s.V1PodTemplateSpec | undefined,
+  toRevision: number,
+  template: k8s.V1PodTemplateSpec,
+): { noop: boolean; summary: string; changes: FieldChange[] } {
+  const noop = stableEqual(withoutHash(template), withoutHash(currentTemplate));
+  return {
+    noop,
+    summary: noop
+      ? `${target} already runs the pod template of revision ${toRevision}; nothing to change`
+      : `rollback ${target} from revision ${current} (${images(currentTemplate)}) to revision ${toRevision} (${images(template)})`,
+    changes: noop ? [] : imageChanges(currentTemplate, template),
   };
 }
 

@@ -87,13 +87,7 @@ export class WorkQueue {
     this.metrics?.added();
     this.dirty.add(key);
     if (this.processing.has(key)) return;
-    this.addedAt.set(key, this.clock.now().getTime());
-    const waiter = this.waiters.shift();
-    if (waiter) this.hand(key, waiter);
-    else {
-      this.queue.push(key);
-      this.metrics?.depth(this.queue.length);
-    }
+    this.makeReady(key);
   }
 
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
@@ -136,14 +130,17 @@ export class WorkQueue {
 
   done(key: string): void {
     this.processing.delete(key);
-    if (this.dirty.has(key) && !this.shuttingDown) {
-      this.addedAt.set(key, this.clock.now().getTime());
-      const waiter = this.waiters.shift();
-      if (waiter) this.hand(key, waiter);
-      else {
-        this.queue.push(key);
-        this.metrics?.depth(this.queue.length);
-      }
+    if (this.dirty.has(key) && !this.shuttingDown) this.makeReady(key);
+  }
+
+  /** Hands a ready key to a waiting worker, or queues it. */
+  private makeReady(key: string): void {
+    this.addedAt.set(key, this.clock.now().getTime());
+    const waiter = this.waiters.shift();
+    if (waiter) this.hand(key, waiter);
+    else {
+      this.queue.push(key);
+      this.metrics?.depth(this.queue.length);
     }
   }
 
