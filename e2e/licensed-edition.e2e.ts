@@ -425,6 +425,86 @@ describe("approvals by people whose identity the API server verifies", () => {
   });
 });
 
+describe("license expiry while running", () => {
+  it("stops execution; approvals wait and count again once a valid license returns", async () => {
+    const ns = await namespace("e2e-expiry");
+    await createWorkloadsWithTwoRevisions(ns);
+    const { rbac } = clientsFor("admin");
+    await rbac.createNamespacedRole({
+      namespace: ns,
+      body: {
+        metadata: { name: "intents" },
+        rules: [{ apiGroups: ["arf.dev"], resources: ["healingintents"], verbs: ["get", "create", "patch"] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: "intents" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "intents" },
+        subjects: ["requester", "alice", "bob"].map((name) => ({
+          kind: "User",
+          apiGroup: "rbac.authorization.k8s.io",
+          name,
+        })),
+      },
+    });
+    await createArf("approvalpolicies", ns, {
+      apiVersion: "arf.dev/v1alpha1",
+      kind: "ApprovalPolicy",
+      metadata: { name: "two" },
+      spec: { mode: "approval", approvers: { users: ["alice", "bob"] }, requiredApprovals: 2 },
+    });
+    await createArf(
+      "healingintents",
+      ns,
+      intentBody("pending", "scale", "Deployment", "web", {
+        parameters: { replicas: 3 },
+        requestedBy: "requester",
+        approvals: [],
+      }),
+      "requester",
+    );
+    const approve = (user: TestUser) =>
+      clientsFor(user).custom.patchNamespacedCustomObject({
+        group: "arf.dev",
+        version: "v1alpha1",
+        namespace: ns,
+        plural: "healingintents",
+        name: "pending",
+        body: [{ op: "add", path: "/spec/approvals/-", value: { user, decision: "approve" } }],
+      });
+    await approve("alice");
+    await intentWhere(ns, "pending", "one approval", (i) => i.status?.approvals?.counted?.length === 1);
+
+    const now = Math.floor(Date.now() / 1000);
+    await setLicense(license({ notBefore: now - 7200, expiresAt: now - 60 }));
+    await eventually("the OSS edition", async () =>
+      (await operator.metric("arf_license_valid")) === 0 ? true : undefined,
+    );
+    await approve("bob");
+    const waiting = await intentWhere(
+      ns,
+      "pending",
+      "re-evaluated without a license",
+      (i) => i.status?.observedGeneration === i.metadata.generation,
+    );
+    expect(waiting.status.phase).toBe("Advisory");
+    expect(waiting.status.execution).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(
+      (await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" })).spec?.replicas,
+    ).toBe(2);
+
+    await setLicense(license());
+    const done = await succeeded(ns, "pending");
+    expect(done.status.approvals.counted).toEqual(["alice", "bob"]);
+    expect(
+      (await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" })).spec?.replicas,
+    ).toBe(3);
+  });
+});
+
 describe("safety limits", () => {
   it("refuses beyond maxReplicas and inside a freeze window, saying why", async () => {
     const ns = await namespace("e2e-limits");
