@@ -117,7 +117,7 @@ afterAll(async () => {
   await operator?.stop();
   // Leave the cluster as other files expect it: only the OSS rights bound.
   await clientsFor("admin")
-    .rbac.deleteClusterRoleBinding({ name: "arf-operator-licensed" })
+    .rbac.deleteClusterRoleBinding({ name: "arf-licensed" })
     .catch(() => undefined);
   await clientsFor("admin")
     .core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE })

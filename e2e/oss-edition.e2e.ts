@@ -37,7 +37,7 @@ beforeAll(async () => {
   await installChartRbac("oss");
   // Only the OSS rights: no binding left over from a licensed test.
   await clientsFor("admin")
-    .rbac.deleteClusterRoleBinding({ name: "arf-operator-licensed" })
+    .rbac.deleteClusterRoleBinding({ name: "arf-licensed" })
     .catch(() => undefined);
   await createWorkloadsWithTwoRevisions(ns);
   operator = await startOperator("oss-1");

@@ -1,0 +1,110 @@
+// The chart, as users install it: `helm install` per edition onto the real
+// API server (kwok runs the operator's Pods), and least-privilege RBAC per
+// edition read from what the chart renders.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { REPO_ROOT } from "./support/env.ts";
+import { clientsFor, deleteTestNamespace, eventually } from "./support/kube.ts";
+
+const run = promisify(execFile);
+const chart = join(REPO_ROOT, "charts", "arf-operator");
+const helm = (args: string[]) =>
+  run(inject("helm"), [...args, "--kubeconfig", inject("kubeconfig"), "--kube-context", "arf-admin"], {
+    maxBuffer: 8 << 20,
+  });
+const releases: Array<[string, string]> = [];
+
+afterAll(async () => {
+  for (const [release, ns] of releases) {
+    await helm(["uninstall", release, "--namespace", ns]).catch(() => undefined);
+    await deleteTestNamespace(ns);
+  }
+});
+
+async function render(edition: string) {
+  const { stdout } = await run(inject("helm"), [
+    "template",
+    "arf",
+    chart,
+    "--kube-version",
+    "1.35.0",
+    "--set",
+    `edition=${edition}`,
+  ]);
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean);
+}
+
+const WORKLOADS = ["deployments", "statefulsets", "daemonsets", "replicasets", "pods", "controllerrevisions"];
+const WRITES = ["create", "update", "patch", "delete", "deletecollection", "*"];
+
+describe("the Helm chart", () => {
+  it("passes helm lint for both editions and refuses an unknown one", async () => {
+    for (const edition of ["oss", "licensed"]) {
+      await run(inject("helm"), ["lint", chart, "--kube-version", "1.35.0", "--set", `edition=${edition}`]);
+    }
+    const failure = await run(inject("helm"), [
+      "template",
+      "arf",
+      chart,
+      "--kube-version",
+      "1.35.0",
+      "--set",
+      "edition=enterprise",
+    ]).catch((e) => e);
+    expect(String(failure.stderr)).toContain('edition must be oss or licensed, not "enterprise"');
+  });
+
+  it("gives the OSS edition no write verb on any workload, and the licensed edition only what it needs", async () => {
+    const writesOnWorkloads = (docs: any[]) =>
+      docs
+        .filter((d) => d.kind === "ClusterRole" || d.kind === "Role")
+        .flatMap((role) => role.rules)
+        .filter((rule: any) =>
+          rule.resources.some((r: string) => WORKLOADS.includes(r.split("/")[0] ?? "") || r === "*"),
+        )
+        .flatMap((rule: any) =>
+          rule.verbs.filter((v: string) => WRITES.includes(v)).map((v: string) => `${v} ${rule.resources.join(",")}`),
+        );
+    expect(writesOnWorkloads(await render("oss"))).toEqual([]);
+    expect(writesOnWorkloads(await render("licensed"))).toEqual([
+      "patch deployments,statefulsets,daemonsets",
+      "update deployments,statefulsets,daemonsets",
+    ]);
+  });
+
+  it.each(["oss", "licensed"])(
+    "installs the %s edition with helm install, and its operator Deployment becomes Available",
+    async (edition) => {
+      const ns = `arf-helm-${edition}`;
+      const release = `helm-${edition}`;
+      releases.push([release, ns]);
+      await helm([
+        "install",
+        release,
+        chart,
+        "--namespace",
+        ns,
+        "--create-namespace",
+        "--set",
+        `edition=${edition}`,
+        "--wait",
+        "--timeout",
+        "120s",
+      ]);
+      const deployment = await eventually("the operator Deployment to be Available", async () => {
+        const d = await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "arf-operator" });
+        return d.status?.conditions?.some((c) => c.type === "Available" && c.status === "True") ? d : undefined;
+      });
+      expect(deployment.metadata?.labels?.["arf.dev/edition"]).toBe(edition);
+      const binding = await clientsFor("admin").rbac.readClusterRoleBinding({ name: `${release}-${edition}` });
+      expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "arf-operator", namespace: ns }]);
+      const args: string[] = deployment.spec?.template?.spec?.containers?.[0]?.args ?? [];
+      expect(args.some((a) => a.startsWith("--license-secret="))).toBe(edition === "licensed");
+    },
+  );
+});
