@@ -74,6 +74,8 @@ describe("the Helm chart", () => {
     expect(writesOnWorkloads(await render("licensed"))).toEqual([
       "patch deployments,statefulsets,daemonsets",
       "update deployments,statefulsets,daemonsets",
+      "patch deployments/scale,statefulsets/scale",
+      "update deployments/scale,statefulsets/scale",
     ]);
   });
 
