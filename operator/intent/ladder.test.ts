@@ -122,6 +122,15 @@ describe("checkLimits", () => {
     expect(refusal?.reason).toBe(reason);
   });
 
+  it("is frozen in the last second of a minute too (regression: a later reference point skipped it)", () => {
+    const lastSecond = new Date("2026-11-21T06:12:59.119Z");
+    expect(frozenUntil("* * * * *", "1h", undefined, lastSecond)?.toISOString()).toBe("2026-11-21T07:12:00.000Z");
+    expect(frozenUntil("13 6 * * *", "1m", undefined, new Date("2026-11-21T06:13:00.000Z"))?.toISOString()).toBe(
+      "2026-11-21T06:14:00.000Z",
+    );
+    expect(frozenUntil("13 6 * * *", "1m", undefined, new Date("2026-11-21T06:12:59.999Z"))).toBeUndefined();
+  });
+
   it("tells when a freeze window ends", () => {
     expect(frozenUntil("0 17 * * 5", "64h", undefined, now)?.toISOString()).toBe("2026-11-23T09:00:00.000Z");
     expect(frozenUntil("0 17 * * 5", "1h", "Europe/Berlin", now)).toBeUndefined();

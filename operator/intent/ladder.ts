@@ -96,12 +96,14 @@ export function frozenUntil(
   now: Date,
 ): Date | undefined {
   const lengthMs = parseDuration(duration) ?? 0;
-  // The most recent start at or before now; one second later so a start exactly now counts.
+  // The most recent start at or before now (a millisecond later, so a start exactly now counts; and
+  // never a start after now, which a later reference point would give in a minute's last second).
   const expression = CronExpressionParser.parse(schedule, {
-    currentDate: new Date(now.getTime() + 1000),
+    currentDate: new Date(now.getTime() + 1),
     tz: timeZone ?? "UTC",
   });
-  const start = expression.prev().toDate();
+  let start = expression.prev().toDate();
+  while (start > now) start = expression.prev().toDate();
   const end = new Date(start.getTime() + lengthMs);
   return now >= start && now < end ? end : undefined;
 }

@@ -45,7 +45,10 @@ export interface DryRunner {
   ): Promise<DryRunResult>;
 }
 
-export class ConflictError extends Error {}
+/** Someone wrote the object since it was read: routine under optimistic concurrency; retry. */
+export class ConflictError extends Error {
+  override name = "ConflictError";
+}
 
 export function kubeStatusWriter(kc: k8s.KubeConfig): StatusWriter {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);

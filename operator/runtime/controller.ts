@@ -105,7 +105,9 @@ export class Controller {
       }
     } catch (error) {
       this.metrics.reconcileTotal.inc({ controller: this.name, result: "error" });
-      log.error(
+      // A write conflict only means the cache was behind; it is retried, not a fault.
+      const level = error instanceof Error && error.name === "ConflictError" ? "debug" : "error";
+      log[level](
         { err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
         "reconcile failed; requeueing with backoff",
       );
