@@ -9,7 +9,8 @@ cd "$REPO_ROOT"
 
 npm install --no-audit --no-fund --loglevel=error
 bash hack/build-binaries.sh
-bash hack/cluster-up.sh
+# A fresh cluster every time (it starts in seconds), so the demo is the same on every run.
+bash hack/cluster-up.sh --fresh
 export KUBECONFIG="$ARF_CLUSTER_DIR/kubeconfig"
 kubectl() { "$(k8s_bin_dir)/kubectl" "$@"; }
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
@@ -107,21 +108,21 @@ spec:
 INTENT
 export PATH="$REPO_ROOT/bin:$(k8s_bin_dir):$PATH"
 kubectl -n shop wait --for=jsonpath='{.status.phase}'=AwaitingApproval hi/checkout-scale-out --timeout=60s >/dev/null
-echo "\$ kubectl --context arf-requester arf approve checkout-scale-out   # the requester's own approval is not counted"
-kubectl --context arf-requester -n shop arf approve checkout-scale-out
-echo "\$ kubectl --context arf-alice arf approve checkout-scale-out -m 'queue depth confirmed'"
-kubectl --context arf-alice -n shop arf approve checkout-scale-out -m "queue depth confirmed"
+echo "\$ kubectl arf approve checkout-scale-out --context arf-requester   # the requester's own approval is not counted"
+kubectl arf approve checkout-scale-out -n shop --context arf-requester
+echo "\$ kubectl arf approve checkout-scale-out --context arf-alice -m 'queue depth confirmed'"
+kubectl arf approve checkout-scale-out -n shop --context arf-alice -m "queue depth confirmed"
 echo "\$ kubectl --context arf-alice patch ... (an approval in bob's name)"
 kubectl --context arf-alice -n shop patch hi checkout-scale-out --type json \
   -p '[{"op":"add","path":"/spec/approvals/-","value":{"user":"bob","decision":"approve"}}]' 2>&1 | sed 's/^/  /' || true
 sleep 1
 kubectl -n shop get hi checkout-scale-out -o wide
-echo "\$ kubectl --context arf-bob arf approve checkout-scale-out"
-kubectl --context arf-bob -n shop arf approve checkout-scale-out
+echo "\$ kubectl arf approve checkout-scale-out --context arf-bob"
+kubectl arf approve checkout-scale-out -n shop --context arf-bob
 kubectl -n shop wait --for=jsonpath='{.status.phase}'=Succeeded hi/checkout-scale-out --timeout=60s >/dev/null
 kubectl -n shop get hi checkout-scale-out -o wide
 echo "\$ kubectl arf explain checkout-scale-out"
-kubectl -n shop arf explain checkout-scale-out
+kubectl arf explain checkout-scale-out -n shop
 kubectl -n shop get deployment checkout
 
 echo
