@@ -75,6 +75,7 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 200));
 }
 const rssBefore = await metric("process_resident_memory_bytes");
+const heapBefore = await metric("nodejs_heap_size_used_bytes");
 
 const start = performance.now();
 const created = await inParallel(count, (i) =>
@@ -112,6 +113,7 @@ for (;;) {
 }
 const settled = (performance.now() - start) / 1000;
 const rssAfter = await metric("process_resident_memory_bytes");
+const heapAfter = await metric("nodejs_heap_size_used_bytes");
 operator.kill("SIGTERM");
 await core.deleteNamespace({ name: ns });
 
@@ -124,3 +126,4 @@ console.log(
 );
 console.log(`settle time / baseline:          ${(settled / baseline).toFixed(2)}x`);
 console.log(`operator RSS before / after:     ${mb(rssBefore)} / ${mb(rssAfter)}`);
+console.log(`operator heap used before/after: ${mb(heapBefore)} / ${mb(heapAfter)}`);

@@ -49,7 +49,20 @@ export interface IntentReconcilerDeps {
 
 const TERMINAL_PHASES = new Set(["Succeeded", "Failed", "Rejected", "Expired"]);
 
+// The informer replaces an object on every change, so identities can be
+// remembered per object: duplicate detection then costs a lookup per sibling,
+// not a schema parse (it runs for every sibling on every reconcile).
+const identities = new WeakMap<HealingIntentObject, IntentIdentity | null>();
+
 export function identityOf(object: HealingIntentObject): IntentIdentity | undefined {
+  const known = identities.get(object);
+  if (known !== undefined) return known ?? undefined;
+  const identity = computeIdentity(object);
+  identities.set(object, identity ?? null);
+  return identity;
+}
+
+function computeIdentity(object: HealingIntentObject): IntentIdentity | undefined {
   const parsed = HealingIntentSpec.safeParse(object.spec);
   if (!parsed.success) return undefined;
   return {
