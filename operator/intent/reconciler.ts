@@ -191,8 +191,11 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
             now,
           });
           evaluation = applyLadder(evaluation, ladder, policy, previous, generation, now);
-          if (ladder.verdict === "AwaitApproval")
-            requeueAfterMs = Math.max(1000, ladder.expiresAt.getTime() - now.getTime());
+          // Look again at least every 30 s while waiting: the approval deadline may be hours away, but
+          // the admission policy that vouches for approvers must still be in place when they are counted.
+          if (ladder.verdict === "AwaitApproval") {
+            requeueAfterMs = Math.min(30_000, Math.max(1000, ladder.expiresAt.getTime() - now.getTime()));
+          }
           if (ladder.verdict === "Refuse" && ladder.refusal.retryAt) {
             requeueAfterMs = Math.max(1000, ladder.refusal.retryAt.getTime() - now.getTime());
           }

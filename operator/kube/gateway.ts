@@ -187,7 +187,7 @@ export const intentRef = (namespace: string, name: string, uid?: string): Object
 });
 
 /** Whether the approvals admission policy and its binding are installed (cached briefly). */
-export function kubeAdmissionCheck(kc: k8s.KubeConfig, name: string, ttlMs = 15_000): () => Promise<boolean> {
+export function kubeAdmissionCheck(kc: k8s.KubeConfig, name: string, ttlMs = 5_000): () => Promise<boolean> {
   const api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   let cached: { at: number; value: boolean } | undefined;
   return async () => {
