@@ -563,7 +563,7 @@ describe("safety limits", () => {
         "unguarded",
         "refused",
         (i) => condition(i, "Executed")?.reason === "AdmissionPolicyMissing",
-        45_000,
+        60_000,
       );
       expect(intent.status.phase).toBe("Refused");
     } finally {
