@@ -140,6 +140,30 @@ describe("recommendations for every action and workload kind", () => {
   });
 });
 
+describe("target changes", () => {
+  it("re-evaluate an intent when its target appears", async () => {
+    await createArf(
+      "healingintents",
+      ns,
+      intentBody("early", "scale", "Deployment", "late", { parameters: { replicas: 2 } }),
+    );
+    await intentWhere(ns, "early", "target not found", (i) => condition(i, "Recommended")?.reason === "TargetNotFound");
+    await clientsFor("admin").apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: "late" },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: "late" } },
+          template: { metadata: { labels: { app: "late" } }, spec: { containers: [{ name: "a", image: "late:1" }] } },
+        },
+      },
+    });
+    const intent = await intentWhere(ns, "early", "recommended", (i) => condition(i, "Recommended")?.status === "True");
+    expect(intent.status.recommendation.summary).toBe("deployment/late replicas 1 -> 2");
+  });
+});
+
 describe("duplicates", () => {
   it("marks a second intent with the same proposal as a duplicate of the first", async () => {
     const body = intentBody("dup-first", "scale", "Deployment", "web", {
@@ -349,6 +373,12 @@ describe("the audit log", () => {
       (e) => workloadResources.includes(e.objectRef?.resource ?? "") && !e.requestURI.includes("dryRun="),
     );
     expect(onWorkloads).toEqual([]);
+    // It never writes a spec: every write to an ARF resource goes through the status subresource.
+    const arfWrites = mutating.filter((e) =>
+      ["healingintents", "approvalpolicies", "rollbackplans"].includes(e.objectRef?.resource ?? ""),
+    );
+    expect(arfWrites.length).toBeGreaterThan(0);
+    expect(arfWrites.filter((e) => e.objectRef?.subresource !== "status")).toEqual([]);
     // The filter can see the operator's writes: its status updates are there.
     expect(
       mutating.some((e) => e.objectRef?.resource === "healingintents" && e.objectRef?.subresource === "status"),
