@@ -29,7 +29,7 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
   private restartDelay: number;
   private lastActivity = 0;
   private restartTimer?: { cancel(): void };
-  private staleTimer?: ReturnType<typeof setInterval>;
+  private staleTimer?: { cancel(): void };
   private startFailed = false;
 
   readonly name: string;
@@ -45,13 +45,15 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     log: Logger,
     clock: Clock,
     options: InformerOptions = DEFAULT_INFORMER_OPTIONS,
+    /** client-node's factory; tests pass a fake to drive failures. */
+    makeInformer: typeof k8s.makeInformer = k8s.makeInformer,
   ) {
     this.name = name;
     this.log = log;
     this.clock = clock;
     this.options = options;
     this.restartDelay = options.minRestartDelayMs;
-    this.informer = k8s.makeInformer(kc, path, list);
+    this.informer = makeInformer(kc, path, list);
     const touch = () => {
       this.lastActivity = this.clock.now().getTime();
       this.restartDelay = this.options.minRestartDelayMs;
@@ -81,8 +83,7 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
   /** Starts the informer; resolves once the initial list has succeeded (retrying until it does or stop() is called). */
   async start(): Promise<void> {
     this.stopped = false;
-    this.staleTimer = setInterval(() => this.checkStaleness(), Math.min(this.options.staleAfterMs, 30_000));
-    this.staleTimer.unref();
+    this.scheduleStalenessCheck();
     while (!this.stopped && !this.synced) {
       this.startFailed = false;
       await this.informer.start();
@@ -100,7 +101,7 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.restartTimer?.cancel();
-    if (this.staleTimer) clearInterval(this.staleTimer);
+    this.staleTimer?.cancel();
     await this.informer.stop();
   }
 
@@ -144,6 +145,16 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
       if (this.stopped) return;
       void this.informer.stop().then(() => (this.stopped ? undefined : this.informer.start()));
     }, delay);
+  }
+
+  private scheduleStalenessCheck(): void {
+    this.staleTimer = this.clock.setTimeout(
+      () => {
+        this.checkStaleness();
+        if (!this.stopped) this.scheduleStalenessCheck();
+      },
+      Math.min(this.options.staleAfterMs, 30_000),
+    );
   }
 
   private checkStaleness(): void {

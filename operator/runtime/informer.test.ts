@@ -1,0 +1,142 @@
+// The failure modes client-node's informer is known for, driven through a fake:
+// it stops on errors, start() resolves even when the list failed, a half-open
+// connection goes silent, and a throwing handler would become an unhandled
+// rejection.
+import type * as k8s from "@kubernetes/client-node";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { FakeClock } from "./fake-clock.ts";
+import { ResilientInformer } from "./informer.ts";
+
+type Obj = k8s.KubernetesObject;
+
+class FakeInformer {
+  handlers = new Map<string, Array<(arg?: unknown) => void>>();
+  starts = 0;
+  stops = 0;
+  failNextStarts = 0;
+  on(verb: string, cb: (arg?: unknown) => void) {
+    this.handlers.set(verb, [...(this.handlers.get(verb) ?? []), cb]);
+  }
+  off() {}
+  emit(verb: string, arg?: unknown) {
+    for (const cb of this.handlers.get(verb) ?? []) cb(arg);
+  }
+  async start() {
+    this.starts++;
+    if (this.failNextStarts > 0) {
+      this.failNextStarts--;
+      this.emit("error", new Error("list failed"));
+      return;
+    }
+    this.emit("connect");
+  }
+  async stop() {
+    this.stops++;
+  }
+  list() {
+    return [];
+  }
+  get() {
+    return undefined;
+  }
+}
+
+const options = { staleAfterMs: 60_000, minRestartDelayMs: 500, maxRestartDelayMs: 8_000 };
+const flush = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
+
+function setup() {
+  const fake = new FakeInformer();
+  const clock = new FakeClock();
+  const informer = new ResilientInformer<Obj>(
+    "things",
+    {} as k8s.KubeConfig,
+    "/api/v1/things",
+    async () => ({ items: [] }) as never,
+    pino({ level: "silent" }),
+    clock,
+    options,
+    (() => fake) as never,
+  );
+  return { fake, clock, informer };
+}
+
+async function advance(clock: FakeClock, ms: number) {
+  for (let t = 0; t < ms; t += 100) {
+    clock.advance(100);
+    await flush();
+  }
+}
+
+describe("ResilientInformer", () => {
+  it("keeps retrying a failed initial list with backoff, and is synced only after one succeeds", async () => {
+    const { fake, clock, informer } = setup();
+    fake.failNextStarts = 3;
+    const started = informer.start();
+    await flush();
+    expect(informer.hasSynced()).toBe(false);
+    await advance(clock, 500 + 1000 + 2000);
+    await started;
+    expect(fake.starts).toBe(4);
+    expect(informer.hasSynced()).toBe(true);
+    await informer.stop();
+  });
+
+  it("restarts the watch after an error, backing off exponentially until it recovers", async () => {
+    const { fake, clock, informer } = setup();
+    await informer.start();
+    fake.emit("error", new Error("watch broke"));
+    await advance(clock, 400);
+    expect(fake.starts).toBe(1);
+    await advance(clock, 200);
+    expect(fake.starts).toBe(2);
+    fake.emit("error", new Error("again"));
+    await advance(clock, 900);
+    expect(fake.starts).toBe(2);
+    await advance(clock, 200);
+    expect(fake.starts).toBe(3);
+    // An event means it is healthy again: the next failure starts from the minimum delay.
+    fake.emit("add", { metadata: { name: "x" } });
+    fake.emit("error", new Error("later"));
+    await advance(clock, 600);
+    expect(fake.starts).toBe(4);
+    await informer.stop();
+  });
+
+  it("restarts a watch that has been silent longer than staleAfterMs", async () => {
+    const { fake, clock, informer } = setup();
+    await informer.start();
+    await advance(clock, 50_000);
+    fake.emit("update", { metadata: { name: "x" } });
+    await advance(clock, 50_000);
+    expect(fake.starts).toBe(1);
+    await advance(clock, 40_000);
+    expect(fake.starts).toBe(2);
+    expect(fake.stops).toBe(1);
+    await informer.stop();
+  });
+
+  it("contains a handler that throws, and still calls the others", async () => {
+    const { fake, informer } = setup();
+    const seen: string[] = [];
+    informer.onChange(() => {
+      throw new Error("handler bug");
+    });
+    informer.onChange((o) => seen.push(o.metadata?.name ?? ""));
+    await informer.start();
+    expect(() => fake.emit("add", { metadata: { name: "a" } })).not.toThrow();
+    expect(seen).toEqual(["a"]);
+    await informer.stop();
+  });
+
+  it("does nothing more once stopped", async () => {
+    const { fake, clock, informer } = setup();
+    await informer.start();
+    await informer.stop();
+    fake.emit("error", new Error("late error"));
+    await advance(clock, 200_000);
+    expect(fake.starts).toBe(1);
+  });
+});
