@@ -85,22 +85,24 @@ describe("the Helm chart", () => {
       const ns = `arf-helm-${edition}`;
       const release = `helm-${edition}`;
       releases.push([release, ns]);
-      await helm([
-        "install",
-        release,
-        chart,
-        "--namespace",
-        ns,
-        "--create-namespace",
-        "--set",
-        `edition=${edition}`,
-        "--wait",
-        "--timeout",
-        "120s",
-      ]);
-      const deployment = await eventually("the operator Deployment to be Available", async () => {
-        const d = await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "arf-operator" });
-        return d.status?.conditions?.some((c) => c.type === "Available" && c.status === "True") ? d : undefined;
+      await helm(["install", release, chart, "--namespace", ns, "--create-namespace", "--set", `edition=${edition}`]);
+      const { apps, core } = clientsFor("admin");
+      const deployment = await eventually(
+        "the operator Deployment to be Available",
+        async () => {
+          const d = await apps.readNamespacedDeployment({ namespace: ns, name: "arf-operator" });
+          return d.status?.conditions?.some((c) => c.type === "Available" && c.status === "True") ? d : undefined;
+        },
+        { timeoutMs: 90_000 },
+      ).catch(async (error) => {
+        // Say why: the pods' phases and the nodes' readiness.
+        const pods = await core.listNamespacedPod({ namespace: ns });
+        const nodes = await core.listNode();
+        throw new Error(
+          `${error}; pods: ${pods.items.map((p) => `${p.metadata?.name}=${p.status?.phase}`).join(", ")}; nodes: ${nodes.items
+            .map((n) => `${n.metadata?.name} Ready=${n.status?.conditions?.find((c) => c.type === "Ready")?.status}`)
+            .join(", ")}`,
+        );
       });
       expect(deployment.metadata?.labels?.["arf.dev/edition"]).toBe(edition);
       const binding = await clientsFor("admin").rbac.readClusterRoleBinding({ name: `${release}-${edition}` });
@@ -108,5 +110,6 @@ describe("the Helm chart", () => {
       const args: string[] = deployment.spec?.template?.spec?.containers?.[0]?.args ?? [];
       expect(args.some((a) => a.startsWith("--license-secret="))).toBe(edition === "licensed");
     },
+    150_000,
   );
 });

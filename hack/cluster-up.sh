@@ -191,11 +191,15 @@ start kube-apiserver "$K8S_BIN/kube-apiserver" \
 wait_for kube-apiserver 90 "kube-apiserver readiness" kubectl get --raw /readyz
 
 log "starting kube-controller-manager, kube-scheduler and kwok"
+# kwok simulates node heartbeats; under load (or just after an API server
+# restart) they can lag past the default 50 s grace, and a node marked
+# NotReady is tainted so nothing schedules. Fake nodes get a long grace.
 start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
   --kubeconfig "$dir/kube-controller-manager.kubeconfig" --authentication-skip-lookup \
   --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
   --use-service-account-credentials --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
-  --controllers '*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle' --concurrent-deployment-syncs 10
+  --controllers '*,-nodeipam,-service-lb-controller,-cloud-node-lifecycle' --concurrent-deployment-syncs 10 \
+  --node-monitor-grace-period 5m
 start kube-scheduler "$K8S_BIN/kube-scheduler" \
   --kubeconfig "$dir/kube-scheduler.kubeconfig" --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false
 start kwok "$(kwok_bin_dir)/kwok" --kubeconfig "$dir/kwok.kubeconfig" \
