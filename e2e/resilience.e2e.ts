@@ -31,7 +31,7 @@ describe("informers", () => {
     await createArf("healingintents", ns, intentBody("before", "restart", "Deployment", "absent"));
     await intentWhere(ns, "before", "reconciled", (i) => i.status?.phase === "Advisory");
     execFileSync("bash", [join(REPO_ROOT, "hack", "restart-component.sh"), "kube-apiserver", "3"], {
-      stdio: "inherit",
+      stdio: ["ignore", "inherit", "inherit"],
     });
     expect(operator.process.exitCode).toBeNull();
     await createArf("healingintents", ns, intentBody("after", "restart", "Deployment", "absent"));

@@ -156,7 +156,7 @@ start() { # name command...
   local name="$1"; shift
   # Keep the exact command, so hack/restart-component.sh can restart it (failure tests).
   mkdir -p "$dir/cmd" && printf '%q ' "$@" >"$dir/cmd/$name"
-  nohup "$@" >"$dir/logs/$name.log" 2>&1 &
+  nohup "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
   echo $! >"$dir/pids/$name.pid"
 }
 # Waits for a check to pass, failing fast if the process died.

@@ -12,7 +12,8 @@ kill -TERM "$pid" 2>/dev/null || true
 for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
 kill -KILL "$pid" 2>/dev/null || true
 sleep "$pause"
-nohup bash -c "exec $(cat "$dir/cmd/$name")" >>"$dir/logs/$name.log" 2>&1 &
+# Detached from the caller (its own session, no stdin), as cluster-up starts it.
+nohup setsid bash -c "exec $(cat "$dir/cmd/$name")" </dev/null >>"$dir/logs/$name.log" 2>&1 &
 echo $! >"$dir/pids/$name.pid"
 if [[ "$name" == kube-apiserver ]]; then
   for _ in $(seq 1 180); do
