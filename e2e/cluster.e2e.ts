@@ -1,5 +1,6 @@
 // The local control plane is a real one: workloads run, users are
 // authenticated by the API server, RBAC is enforced and writes are audited.
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   apiFailure,
@@ -10,6 +11,7 @@ import {
   readAuditEvents,
   type TestUser,
 } from "./support/kube.ts";
+import { deploymentBody } from "./support/workloads.ts";
 
 let ns: string;
 beforeAll(async () => {
@@ -22,14 +24,7 @@ describe("local control plane", () => {
     const { apps, core } = clientsFor("admin");
     await apps.createNamespacedDeployment({
       namespace: ns,
-      body: {
-        metadata: { name: "web" },
-        spec: {
-          replicas: 2,
-          selector: { matchLabels: { app: "web" } },
-          template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "app", image: "web:1" }] } },
-        },
-      },
+      body: deploymentBody("web", "web:1", 2),
     });
     const deployment = await eventually("web to become Available", async () => {
       const d = await apps.readNamespacedDeployment({ name: "web", namespace: ns });

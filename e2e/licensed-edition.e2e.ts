@@ -6,15 +6,18 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { generateKeyPair, issueLicense, type LicensePayload } from "../operator/license/license.ts";
 import { REPO_ROOT } from "./support/env.ts";
 import {
+  allowToWriteIntents,
   apiFailure,
   clientsFor,
   createTestNamespace,
   deleteTestNamespace,
   eventually,
+  kubectl,
   readAuditEvents,
   type TestUser,
 } from "./support/kube.ts";
@@ -105,7 +108,7 @@ const operatorWrites = (since: number, resource: string, name?: string) =>
       e.objectRef?.resource === resource &&
       (name === undefined || e.objectRef?.name === name) &&
       !e.requestURI.includes("dryRun=") &&
-      new Date((e as any).requestReceivedTimestamp).getTime() >= since,
+      new Date(e.requestReceivedTimestamp).getTime() >= since,
   );
 
 beforeAll(async () => {
@@ -298,28 +301,7 @@ describe("approvals by people whose identity the API server verifies", () => {
   beforeAll(async () => {
     ns = await namespace("e2e-approve");
     await createWorkloadsWithTwoRevisions(ns);
-    const { rbac } = clientsFor("admin");
-    await rbac.createNamespacedRole({
-      namespace: ns,
-      body: {
-        metadata: { name: "intents" },
-        rules: [
-          { apiGroups: ["arf.dev"], resources: ["healingintents"], verbs: ["get", "list", "watch", "create", "patch"] },
-        ],
-      },
-    });
-    await rbac.createNamespacedRoleBinding({
-      namespace: ns,
-      body: {
-        metadata: { name: "intents" },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "intents" },
-        subjects: ["requester", "alice", "bob", "outsider"].map((name) => ({
-          kind: "User",
-          apiGroup: "rbac.authorization.k8s.io",
-          name,
-        })),
-      },
-    });
+    await allowToWriteIntents(ns, ["requester", "alice", "bob", "outsider"]);
     await createArf("approvalpolicies", ns, {
       apiVersion: "arf.dev/v1alpha1",
       kind: "ApprovalPolicy",
@@ -429,26 +411,7 @@ describe("license expiry while running", () => {
   it("stops execution; approvals wait and count again once a valid license returns", async () => {
     const ns = await namespace("e2e-expiry");
     await createWorkloadsWithTwoRevisions(ns);
-    const { rbac } = clientsFor("admin");
-    await rbac.createNamespacedRole({
-      namespace: ns,
-      body: {
-        metadata: { name: "intents" },
-        rules: [{ apiGroups: ["arf.dev"], resources: ["healingintents"], verbs: ["get", "create", "patch"] }],
-      },
-    });
-    await rbac.createNamespacedRoleBinding({
-      namespace: ns,
-      body: {
-        metadata: { name: "intents" },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "intents" },
-        subjects: ["requester", "alice", "bob"].map((name) => ({
-          kind: "User",
-          apiGroup: "rbac.authorization.k8s.io",
-          name,
-        })),
-      },
-    });
+    await allowToWriteIntents(ns, ["requester", "alice", "bob"]);
     await createArf("approvalpolicies", ns, {
       apiVersion: "arf.dev/v1alpha1",
       kind: "ApprovalPolicy",
@@ -545,9 +508,7 @@ describe("safety limits", () => {
       metadata: { name: "needs-people" },
       spec: { mode: "approval", approvers: { users: ["alice"] } },
     });
-    const admission = clientsFor("admin").kc.makeApiClient(
-      (await import("@kubernetes/client-node")).AdmissionregistrationV1Api,
-    );
+    const admission = clientsFor("admin").kc.makeApiClient(AdmissionregistrationV1Api);
     await admission.deleteValidatingAdmissionPolicyBinding({ name: "healingintent-approvals.arf.dev" });
     try {
       await createArf(
@@ -567,15 +528,7 @@ describe("safety limits", () => {
       );
       expect(intent.status.phase).toBe("Refused");
     } finally {
-      await run(inject("kubectl"), [
-        "--kubeconfig",
-        inject("kubeconfig"),
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        join(REPO_ROOT, "crds"),
-      ]);
+      await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds")]);
     }
   });
 });

@@ -25,7 +25,7 @@ import {
   type RunningOperator,
   startOperator,
 } from "./support/operator.ts";
-import { createWorkloadsWithTwoRevisions, intentBody } from "./support/workloads.ts";
+import { createWorkloadsWithTwoRevisions, deploymentBody, intentBody } from "./support/workloads.ts";
 
 let ns: string;
 let operator: RunningOperator;
@@ -150,14 +150,7 @@ describe("target changes", () => {
     await intentWhere(ns, "early", "target not found", (i) => condition(i, "Recommended")?.reason === "TargetNotFound");
     await clientsFor("admin").apps.createNamespacedDeployment({
       namespace: ns,
-      body: {
-        metadata: { name: "late" },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: { app: "late" } },
-          template: { metadata: { labels: { app: "late" } }, spec: { containers: [{ name: "a", image: "late:1" }] } },
-        },
-      },
+      body: deploymentBody("late", "late:1", 1),
     });
     const intent = await intentWhere(ns, "early", "recommended", (i) => condition(i, "Recommended")?.status === "True");
     expect(intent.status.recommendation.summary).toBe("deployment/late replicas 1 -> 2");
@@ -259,20 +252,7 @@ describe("invalid data that slipped past an older CRD", () => {
       type: "object",
       "x-kubernetes-preserve-unknown-fields": true,
     };
-    const apply = async (text: string) => {
-      const { spawn } = await import("node:child_process");
-      const child = spawn(process.env.ARF_KUBECTL ?? (await import("vitest")).inject("kubectl"), [
-        "--kubeconfig",
-        (await import("vitest")).inject("kubeconfig"),
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        "-",
-      ]);
-      child.stdin.end(text);
-      await new Promise((resolve) => child.on("close", resolve));
-    };
+    const apply = (text: string) => kubectl(["apply", "--server-side", "--force-conflicts", "-f", "-"], "admin", text);
     await apply(stringify(loose));
     try {
       await eventually("the loose schema to be served", async () => {
@@ -358,7 +338,7 @@ describe("the audit log", () => {
       (e) =>
         e.user.username === "arf-operator" &&
         e.stage === "ResponseComplete" &&
-        new Date((e as any).requestReceivedTimestamp).getTime() >= startedAt,
+        new Date(e.requestReceivedTimestamp).getTime() >= startedAt,
     );
     const mutating = events.filter((e) => ["create", "update", "patch", "delete", "deletecollection"].includes(e.verb));
     const workloadResources = [

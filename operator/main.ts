@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import { APPROVALS_POLICY_NAME } from "./api/admission.ts";
-import { API_VERSION, GROUP, VERSION, type WorkloadKind } from "./api/index.ts";
+import { GROUP, VERSION, type WorkloadKind } from "./api/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { type EditionWiring, wireLicensedEdition, wireOssEdition } from "./edition.ts";
 import { kubeSnapshotWriter } from "./intent/execution.ts";
@@ -133,12 +133,10 @@ async function main(): Promise<void> {
     makeIntentReconciler({
       view,
       revisions: kubeRevisionReader(kc),
-      dryRunner: wiring.dryRunner,
       statusWriter,
       events,
       metrics,
       clock,
-      edition: () => wiring.edition,
       wiring: () => wiring,
       admissionInstalled: kubeAdmissionCheck(kc, APPROVALS_POLICY_NAME),
       execution: {
@@ -306,7 +304,6 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void shutdown(0));
   process.on("SIGINT", () => void shutdown(0));
   process.on("unhandledRejection", (reason) => log.error({ err: String(reason) }, "unhandled rejection"));
-  void API_VERSION;
 }
 
 main().catch((error) => {

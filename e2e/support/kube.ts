@@ -1,8 +1,7 @@
 // Clients for the test's named users, and small helpers the e2e tests share.
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
 
@@ -97,17 +96,43 @@ export async function eventually<T>(
   throw new Error(`timed out after ${timeoutMs}ms waiting for ${description}${last ? `; last error: ${last}` : ""}`);
 }
 
-const run = promisify(execFile);
+/** Runs kubectl as a test user, optionally feeding it stdin; rejects (with .stdout and .stderr) on a non-zero exit. */
+export function kubectl(args: string[], user: TestUser = "admin", input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(inject("kubectl"), ["--kubeconfig", inject("kubeconfig"), "--context", `arf-${user}`, ...args]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(Object.assign(new Error(`kubectl ${args.join(" ")} exited ${code}: ${stderr}`), { stdout, stderr }));
+    });
+    child.stdin.end(input ?? "");
+  });
+}
 
-export async function kubectl(args: string[], user: TestUser = "admin"): Promise<string> {
-  const { stdout } = await run(
-    inject("kubectl"),
-    ["--kubeconfig", inject("kubeconfig"), "--context", `arf-${user}`, ...args],
-    {
-      maxBuffer: 16 * 1024 * 1024,
+/** Lets the given users read, create and patch HealingIntents in a namespace (they can then append approvals). */
+export async function allowToWriteIntents(namespace: string, users: TestUser[]): Promise<void> {
+  const { rbac } = clientsFor("admin");
+  await rbac.createNamespacedRole({
+    namespace,
+    body: {
+      metadata: { name: "intents" },
+      rules: [
+        { apiGroups: ["arf.dev"], resources: ["healingintents"], verbs: ["get", "list", "watch", "create", "patch"] },
+      ],
     },
-  );
-  return stdout;
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name: "intents" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "intents" },
+      subjects: users.map((name) => ({ kind: "User", apiGroup: "rbac.authorization.k8s.io", name })),
+    },
+  });
 }
 
 export interface AuditEvent {
@@ -118,6 +143,7 @@ export interface AuditEvent {
   requestURI: string;
   responseStatus?: { code: number };
   stage: string;
+  requestReceivedTimestamp: string;
 }
 
 export function readAuditEvents(): AuditEvent[] {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { inject } from "vitest";
 import { REPO_ROOT } from "./env.ts";
-import { clientsFor, eventually } from "./kube.ts";
+import { clientsFor, eventually, kubectl } from "./kube.ts";
 
 const run = promisify(execFile);
 export const OPERATOR_NAMESPACE = "arf-system";
@@ -30,18 +30,7 @@ export async function installChartRbac(edition: "oss" | "licensed"): Promise<voi
     "--show-only",
     "templates/rbac.yaml",
   ]);
-  const kubectl = spawn(inject("kubectl"), [
-    "--kubeconfig",
-    inject("kubeconfig"),
-    "--context",
-    "arf-admin",
-    "apply",
-    "-f",
-    "-",
-  ]);
-  kubectl.stdin.end(stdout);
-  const code = await new Promise((resolve) => kubectl.on("close", resolve));
-  if (code !== 0) throw new Error(`kubectl apply of the ${edition} RBAC failed`);
+  await kubectl(["apply", "-f", "-"], "admin", stdout);
 }
 
 export interface RunningOperator {

@@ -6,16 +6,21 @@ const podTemplate = (app: string, image: string) => ({
   spec: { containers: [{ name: "app", image }] },
 });
 
+/** A minimal Deployment whose Pods kwok runs. */
+export function deploymentBody(name: string, image: string, replicas: number, labels: Record<string, string> = {}) {
+  return {
+    metadata: { name, labels: { app: name, ...labels } },
+    spec: { replicas, selector: { matchLabels: { app: name } }, template: podTemplate(name, image) },
+  };
+}
+
 /** Creates web, cache and agent (a Deployment, a StatefulSet and a DaemonSet, names suffixed), each at revision 2. */
 export async function createWorkloadsWithTwoRevisions(namespace: string, suffix = ""): Promise<void> {
   const { apps } = clientsFor("admin");
   const [web, cache, agent] = [`web${suffix}`, `cache${suffix}`, `agent${suffix}`];
   await apps.createNamespacedDeployment({
     namespace,
-    body: {
-      metadata: { name: web, labels: { app: web, tier: "frontend" } },
-      spec: { replicas: 2, selector: { matchLabels: { app: web } }, template: podTemplate(web, "web:1") },
-    },
+    body: deploymentBody(web, "web:1", 2, { tier: "frontend" }),
   });
   await apps.createNamespacedStatefulSet({
     namespace,

@@ -54,10 +54,8 @@ export interface Executor {
   dryRun(namespace: string, kind: WorkloadKind, name: string, desired: Desired): Promise<DryRunResult>;
 }
 
-const merge = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
-void merge;
 
 function apiMessage(error: unknown): string {
   if (error instanceof k8s.ApiException) {

@@ -6,6 +6,7 @@ import type { Condition, HealingIntentStatus, IntentPhase, PolicyDecision, Recom
 import type { FieldProblem } from "../api/validate.ts";
 import { type ConditionInput, setConditions } from "../lib/conditions.ts";
 import { stableEqual } from "../lib/stable.ts";
+import type { Ladder } from "./ladder.ts";
 import type { Plan } from "./plan.ts";
 import type { PolicyResolution } from "./policy.ts";
 
@@ -194,7 +195,7 @@ function transitionEvents(previous: HealingIntentStatus | undefined, next: Heali
   return events;
 }
 
-function appendHistory(previous: HealingIntentStatus["history"], events: IntentEvent[], now: Date) {
+export function appendHistory(previous: HealingIntentStatus["history"], events: IntentEvent[], now: Date) {
   const history = [...(previous ?? [])];
   for (const event of events)
     history.push({ time: rfc3339(now), reason: event.reason, message: event.message.slice(0, 2048) });
@@ -202,86 +203,66 @@ function appendHistory(previous: HealingIntentStatus["history"], events: IntentE
   return history.slice(-TERMINAL_HISTORY_LIMIT);
 }
 
+/** What each rung of the ladder means for the phase, the decision and the Executed condition. */
+const LADDER_OUTCOMES: Record<
+  Ladder["verdict"],
+  { phase: IntentPhase; verdict: PolicyDecision["verdict"]; executed: "True" | "False" | "Unknown"; reason: string }
+> = {
+  Recommend: { phase: "Advisory", verdict: "Recommend", executed: "False", reason: "AdvisoryOnly" },
+  AwaitApproval: { phase: "AwaitingApproval", verdict: "AwaitApproval", executed: "False", reason: "AwaitingApproval" },
+  Execute: { phase: "Approved", verdict: "Execute", executed: "Unknown", reason: "Starting" },
+  // The refusal's own reason is used.
+  Refuse: { phase: "Refused", verdict: "Refuse", executed: "False", reason: "Refused" },
+  Reject: { phase: "Rejected", verdict: "Refuse", executed: "False", reason: "Rejected" },
+  Expire: { phase: "Expired", verdict: "Refuse", executed: "False", reason: "ApprovalExpired" },
+};
+
 /**
  * Applies the licensed edition's ladder to an evaluation: the phase, the
  * decision, the Executed condition and how approvals were counted.
  */
 export function applyLadder(
   evaluation: IntentEvaluation,
-  ladder: import("./ladder.ts").Ladder,
+  ladder: Ladder,
   policy: PolicyResolution,
   previous: HealingIntentStatus | undefined,
   generation: number,
   now: Date,
 ): IntentEvaluation {
   const status = structuredClone(evaluation.status);
-  const base = { policy: policy.policy?.name, mode: policy.mode };
-  const updates: ConditionInput[] = [];
-  let decision: PolicyDecision;
-  switch (ladder.verdict) {
-    case "Recommend":
-      status.phase = "Advisory";
-      decision = { ...base, verdict: "Recommend", reasons: ladder.reasons };
-      updates.push({ type: "Executed", status: "False", reason: "AdvisoryOnly", message: ladder.reasons.join("; ") });
-      break;
-    case "AwaitApproval":
-      status.phase = "AwaitingApproval";
-      decision = { ...base, verdict: "AwaitApproval", reasons: ladder.reasons };
-      updates.push({
-        type: "Executed",
-        status: "False",
-        reason: "AwaitingApproval",
-        message: ladder.reasons.join("; "),
-      });
-      break;
-    case "Execute":
-      status.phase = "Approved";
-      decision = { ...base, verdict: "Execute", reasons: ladder.reasons };
-      updates.push({ type: "Executed", status: "Unknown", reason: "Starting", message: ladder.reasons.join("; ") });
-      break;
-    case "Refuse":
-      status.phase = "Refused";
-      decision = { ...base, verdict: "Refuse", reasons: [ladder.refusal.message] };
-      updates.push({
-        type: "Executed",
-        status: "False",
-        reason: ladder.refusal.reason,
-        message: ladder.refusal.message,
-      });
-      break;
-    case "Reject":
-      status.phase = "Rejected";
-      decision = { ...base, verdict: "Refuse", reasons: ladder.reasons };
-      updates.push({ type: "Executed", status: "False", reason: "Rejected", message: ladder.reasons.join("; ") });
-      break;
-    case "Expire":
-      status.phase = "Expired";
-      decision = { ...base, verdict: "Refuse", reasons: ladder.reasons };
-      updates.push({
-        type: "Executed",
-        status: "False",
-        reason: "ApprovalExpired",
-        message: ladder.reasons.join("; "),
-      });
-      break;
-  }
+  const outcome = LADDER_OUTCOMES[ladder.verdict];
+  const reasons = ladder.verdict === "Refuse" ? [ladder.refusal.message] : ladder.reasons;
+  const decision: PolicyDecision = {
+    policy: policy.policy?.name,
+    mode: policy.mode,
+    verdict: outcome.verdict,
+    reasons,
+  };
+  status.phase = outcome.phase;
+  const updates: ConditionInput[] = [
+    {
+      type: "Executed",
+      status: outcome.executed,
+      reason: ladder.verdict === "Refuse" ? ladder.refusal.reason : outcome.reason,
+      message: reasons.join("; "),
+    },
+  ];
   status.decision = decision;
   status.conditions = setConditions(status.conditions, updates, generation, now);
   if ("approvals" in ladder && ladder.approvals) {
     status.approvals = { counted: ladder.approvals.counted, ignored: ladder.approvals.ignored };
   }
-  const events = [...evaluation.events];
-  if (previous?.phase !== status.phase && status.phase !== "Advisory") {
-    const warning = status.phase === "Refused" || status.phase === "Rejected" || status.phase === "Expired";
-    events.push({
-      type: warning ? "Warning" : "Normal",
-      reason: status.phase ?? "Unknown",
-      message: decision.reasons.join("; "),
-    });
-  }
-  const newEvents = events.slice(evaluation.events.length);
-  status.history = appendHistory(status.history, newEvents, now);
+  const added: IntentEvent[] =
+    previous?.phase !== status.phase && status.phase !== "Advisory"
+      ? [
+          {
+            type: outcome.verdict === "Refuse" ? "Warning" : "Normal",
+            reason: outcome.phase,
+            message: reasons.join("; "),
+          },
+        ]
+      : [];
+  status.history = appendHistory(status.history, added, now);
+  const events = [...evaluation.events, ...added];
   return { status, events, decision };
 }
-
-export { appendHistory };

@@ -27,7 +27,7 @@ import type { OperatorMetrics } from "../metrics.ts";
 import type { Clock } from "../runtime/clock.ts";
 import { appendHistory } from "./evaluate.ts";
 import type { Plan, Workload } from "./plan.ts";
-import type { ArfObject } from "./reconciler.ts";
+import type { ArfObject, HealingIntentObject } from "./reconciler.ts";
 
 export interface ExecutionDeps {
   statusWriter: StatusWriter;
@@ -46,14 +46,28 @@ export interface SnapshotWriter {
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.(\d{3})Z$/, ".$1Z");
 
-interface IntentContext {
+export interface IntentContext {
+  /** The intent as last read or written: status writes are guarded by its resourceVersion. */
+  intent: HealingIntentObject;
   namespace: string;
   name: string;
   uid?: string;
   generation: number;
-  resourceVersion: string;
   spec: HealingIntentSpec;
   log: Logger;
+}
+
+export function intentContext(intent: HealingIntentObject, spec: HealingIntentSpec, log: Logger): IntentContext {
+  const metadata = intent.metadata ?? {};
+  return {
+    intent,
+    namespace: metadata.namespace ?? "",
+    name: metadata.name ?? "",
+    uid: metadata.uid,
+    generation: metadata.generation ?? 0,
+    spec,
+    log,
+  };
 }
 
 /** Starts an attempt: snapshot first, then the attempt record, then the action. */
@@ -87,13 +101,7 @@ export async function startExecution(
       now,
     ),
   };
-  const resourceVersion = await deps.statusWriter.writeStatus(
-    "healingintents",
-    ctx.namespace,
-    ctx.name,
-    ctx.resourceVersion,
-    started,
-  );
+  const recorded = await deps.statusWriter.writeStatus("healingintents", ctx.intent, started);
   ctx.log.info(
     {
       intentId: status.intentId,
@@ -104,7 +112,7 @@ export async function startExecution(
     },
     "execution started",
   );
-  await finishExecution(deps, executor, { ...ctx, resourceVersion }, started);
+  await finishExecution(deps, executor, { ...ctx, intent: recorded }, started);
 }
 
 /** Performs (or resumes) the recorded attempt and records its outcome. */
@@ -167,7 +175,7 @@ export async function finishExecution(
       now,
     ),
   };
-  await deps.statusWriter.writeStatus("healingintents", ctx.namespace, ctx.name, ctx.resourceVersion, finished);
+  await deps.statusWriter.writeStatus("healingintents", ctx.intent, finished);
   deps.metrics.executions.inc({ action: ctx.spec.action, result: outcome.ok ? "succeeded" : "failed" });
   ctx.log.info(
     {
@@ -242,16 +250,7 @@ async function recordSnapshot(
     template: workload.spec?.template as Record<string, unknown>,
   };
   const snapshots = [...(status.snapshots ?? []), snapshot].slice(-20);
-  await deps.statusWriter.writeStatus(
-    "rollbackplans",
-    ctx.namespace,
-    plan.metadata?.name ?? "",
-    plan.metadata?.resourceVersion ?? "",
-    {
-      ...status,
-      snapshots,
-    },
-  );
+  await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, snapshots });
 }
 
 export function kubeSnapshotWriter(kc: k8s.KubeConfig): SnapshotWriter {

@@ -5,14 +5,14 @@ import type * as k8s from "@kubernetes/client-node";
 import { ApprovalPolicySpec, HealingIntentSpec, type HealingIntentStatus, type WorkloadKind } from "../api/index.ts";
 import { validate } from "../api/validate.ts";
 import type { EditionWiring } from "../edition.ts";
-import type { DryRunner, EventRecorder, RevisionReader, StatusWriter } from "../kube/gateway.ts";
+import type { EventRecorder, RevisionReader, StatusWriter } from "../kube/gateway.ts";
 import { intentRef } from "../kube/gateway.ts";
 import { stableEqual } from "../lib/stable.ts";
 import type { OperatorMetrics } from "../metrics.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { ReconcileRequest, ReconcileResult } from "../runtime/controller.ts";
-import { applyLadder, type DryRunResult, type Edition, evaluateIntent } from "./evaluate.ts";
-import { type ExecutionDeps, finishExecution, startExecution } from "./execution.ts";
+import { applyLadder, type DryRunResult, evaluateIntent } from "./evaluate.ts";
+import { type ExecutionDeps, finishExecution, intentContext, startExecution } from "./execution.ts";
 import { duplicateOf, type IntentIdentity, intentId } from "./identity.ts";
 import { climbLadder } from "./ladder.ts";
 import { type ObservedTarget, planAction, type Workload } from "./plan.ts";
@@ -35,14 +35,12 @@ export interface ClusterView {
 export interface IntentReconcilerDeps {
   view: ClusterView;
   revisions: RevisionReader;
-  dryRunner: DryRunner;
   statusWriter: StatusWriter;
   events: EventRecorder;
   metrics: OperatorMetrics;
   clock: Clock;
-  edition: () => Edition;
-  /** The current edition's wiring; its executor exists only with a verified license. */
-  wiring?: () => EditionWiring;
+  /** The current edition's wiring (edition, dry runner, and an executor only with a verified license). */
+  wiring: () => EditionWiring;
   admissionInstalled?: () => Promise<boolean>;
   execution?: ExecutionDeps;
 }
@@ -89,7 +87,7 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
     if (previous?.phase && TERMINAL_PHASES.has(previous.phase)) return undefined;
 
     const validated = validate(HealingIntentSpec, intent.spec, "spec");
-    const executor = deps.wiring?.().executor;
+    const executor = deps.wiring().executor;
     // An attempt that was recorded but not finished (a crash, a lost lease) is
     // resumed exactly as recorded, never decided anew.
     if (previous?.execution?.state === "Started" && validated.ok) {
@@ -100,26 +98,19 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
         );
         return { requeueAfterMs: 30_000 };
       }
-      await finishExecution(
-        deps.execution,
-        executor,
-        {
-          namespace,
-          name,
-          uid: intent.metadata?.uid,
-          generation,
-          resourceVersion: intent.metadata?.resourceVersion ?? "",
-          spec: validated.value,
-          log,
-        },
-        previous,
-      );
+      await finishExecution(deps.execution, executor, intentContext(intent, validated.value, log), previous);
       return undefined;
     }
     let evaluation: ReturnType<typeof evaluateIntent>;
     let requeueAfterMs: number | undefined;
     if (!validated.ok) {
-      evaluation = evaluateIntent({ generation, previous, problems: validated.problems, edition: deps.edition(), now });
+      evaluation = evaluateIntent({
+        generation,
+        previous,
+        problems: validated.problems,
+        edition: deps.wiring().edition,
+        now,
+      });
     } else {
       const spec = validated.value;
       const id = intentId(namespace, spec);
@@ -132,7 +123,7 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
           previous,
           intentId: id,
           duplicateOf: duplicate,
-          edition: deps.edition(),
+          edition: deps.wiring().edition,
           now,
         });
       } else {
@@ -164,8 +155,9 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
             stableEqual(recorded.changes, plan.changes) &&
             previous?.observedGeneration === generation &&
             recorded.dryRun.validated;
-          const dryRunner = deps.wiring?.().dryRunner ?? deps.dryRunner;
-          dryRun = alreadyValidated ? recorded.dryRun : await dryRunner.dryRun(namespace, observed, plan, name);
+          dryRun = alreadyValidated
+            ? recorded.dryRun
+            : await deps.wiring().dryRunner.dryRun(namespace, observed, plan, name);
         }
         evaluation = evaluateIntent({
           generation,
@@ -174,12 +166,12 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
           policy,
           plan,
           dryRun,
-          edition: deps.edition(),
+          edition: deps.wiring().edition,
           now,
         });
         deps.metrics.recommendationDuration.observe((performance.now() - started) / 1000);
         const recommendedOk = evaluation.status.conditions?.find((c) => c.type === "Recommended")?.status === "True";
-        if (deps.edition() === "licensed" && plan.ok && recommendedOk && observed.workload) {
+        if (deps.wiring().edition === "licensed" && plan.ok && recommendedOk && observed.workload) {
           const ladder = climbLadder({
             policy: policy.policy,
             spec,
@@ -199,21 +191,13 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
           if (ladder.verdict === "Refuse" && ladder.refusal.retryAt) {
             requeueAfterMs = Math.max(1000, ladder.refusal.retryAt.getTime() - now.getTime());
           }
-          const desiredFrom = deps.wiring?.().desiredFrom;
+          const desiredFrom = deps.wiring().desiredFrom;
           if (ladder.verdict === "Execute" && executor && deps.execution && desiredFrom) {
             countDecision(deps, evaluation, previous);
             await startExecution(
               deps.execution,
               executor,
-              {
-                namespace,
-                name,
-                uid: intent.metadata?.uid,
-                generation,
-                resourceVersion: intent.metadata?.resourceVersion ?? "",
-                spec,
-                log,
-              },
+              intentContext(intent, spec, log),
               evaluation.status,
               plan,
               observed.workload,
@@ -229,13 +213,7 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
 
     countDecision(deps, evaluation, previous);
     if (!stableEqual(evaluation.status, previous ?? {})) {
-      await deps.statusWriter.writeStatus(
-        "healingintents",
-        namespace,
-        name,
-        intent.metadata?.resourceVersion ?? "",
-        evaluation.status,
-      );
+      await deps.statusWriter.writeStatus("healingintents", intent, evaluation.status);
       log.info(
         {
           intentId: evaluation.status.intentId,

@@ -1,6 +1,7 @@
 // The operator's only contact with the Kubernetes API for reconciling
 // intents, behind small interfaces so the decisions stay pure and testable.
 import * as k8s from "@kubernetes/client-node";
+import { CRD_DEFINITIONS } from "../api/crds.ts";
 import { API_VERSION, GROUP, VERSION, type WorkloadKind } from "../api/index.ts";
 import type { DryRunResult } from "../intent/evaluate.ts";
 import type { ObservedTarget, Plan } from "../intent/plan.ts";
@@ -19,16 +20,11 @@ export interface EventRecorder {
 
 export interface StatusWriter {
   /**
-   * Replaces the status of a custom resource, failing with a conflict if it
-   * changed since resourceVersion; resolves with the new resourceVersion.
+   * Replaces the status of a custom resource as last read (from the cache or a
+   * previous write); fails with ConflictError if it has changed since, and
+   * resolves with the updated object.
    */
-  writeStatus(
-    plural: string,
-    namespace: string,
-    name: string,
-    resourceVersion: string,
-    status: unknown,
-  ): Promise<string>;
+  writeStatus<T extends k8s.KubernetesObject>(plural: string, object: T, status: unknown): Promise<T>;
 }
 
 export interface RevisionReader {
@@ -50,38 +46,30 @@ export class ConflictError extends Error {
   override name = "ConflictError";
 }
 
+const KIND_BY_PLURAL = new Map(CRD_DEFINITIONS.map((def) => [def.plural, def.kind]));
+
 export function kubeStatusWriter(kc: k8s.KubeConfig): StatusWriter {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   return {
-    async writeStatus(plural, namespace, name, resourceVersion, status) {
+    async writeStatus(plural, object, status) {
+      const { namespace = "", name = "" } = object.metadata ?? {};
       try {
         // A PUT of the status subresource replaces status exactly (a merge patch
-        // would keep fields the new status no longer has), and the
+        // would keep fields the new status no longer has), and the object's
         // resourceVersion makes it fail with 409 if anyone wrote in between.
-        const current = (await api.getNamespacedCustomObjectStatus({
-          group: GROUP,
-          version: VERSION,
-          plural,
-          namespace,
-          name,
-        })) as {
-          metadata: { resourceVersion?: string };
-        };
-        if (current.metadata.resourceVersion !== resourceVersion) {
-          throw new ConflictError(`${plural} ${namespace}/${name} changed since it was read; will retry`);
-        }
         const updated = await api.replaceNamespacedCustomObjectStatus({
           group: GROUP,
           version: VERSION,
           plural,
           namespace,
           name,
-          body: { ...current, status },
+          body: { ...object, apiVersion: API_VERSION, kind: KIND_BY_PLURAL.get(plural), status },
         });
-        return String((updated as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion ?? "");
+        return updated as typeof object;
       } catch (error) {
-        if (error instanceof k8s.ApiException && error.code === 409)
-          throw new ConflictError(`${plural} ${namespace}/${name} changed; will retry`);
+        if (error instanceof k8s.ApiException && error.code === 409) {
+          throw new ConflictError(`${plural} ${namespace}/${name} changed since it was read; will retry`);
+        }
         throw error;
       }
     },

@@ -51,7 +51,7 @@ export function makeValidationReconciler(
       conditions: setConditions(previous.conditions, [condition], generation, clock.now()),
     };
     if (stableEqual(status, previous)) return undefined;
-    await statusWriter.writeStatus(what.plural, namespace, name, object.metadata?.resourceVersion ?? "", status);
+    await statusWriter.writeStatus(what.plural, object, status);
     const before = findCondition(previous.conditions, "Ready");
     if (before?.status !== condition.status) {
       log.info({ ready: condition.status, reason: condition.reason }, `${what.kind} validated`);
