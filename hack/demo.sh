@@ -16,11 +16,7 @@ kubectl() { "$(k8s_bin_dir)/kubectl" "$@"; }
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 
 say "Installing the CRDs and the OSS edition's RBAC (read-only on workloads)"
-kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
-kubectl wait --for=condition=Established crd -l app.kubernetes.io/part-of=arf-operator --timeout=60s >/dev/null
-kubectl create namespace arf-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-"$(helm_bin_dir)/helm" template arf charts/arf-operator --namespace arf-system --kube-version 1.35.0 \
-  --set edition=oss --set 'rbac.extraUsers={arf-operator}' --show-only templates/rbac.yaml | kubectl apply -f - >/dev/null
+bash hack/install-arf.sh oss
 
 say "A workload with two revisions: web:1.3, then web:1.4"
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -63,8 +59,7 @@ kubectl -n demo get deployment web -o jsonpath='{"replicas: "}{.spec.replicas}{"
 kubectl auth can-i patch deployments -n demo --as arf-operator || true
 
 say "The licensed edition: issue a license bound to this cluster and store it in a Secret (no restart)"
-"$(helm_bin_dir)/helm" template arf charts/arf-operator --namespace arf-system --kube-version 1.35.0 \
-  --set edition=licensed --set 'rbac.extraUsers={arf-operator}' --show-only templates/rbac.yaml | kubectl apply -f - >/dev/null
+bash hack/install-arf.sh licensed
 node hack/license.ts issue --key "$ARF_CACHE/demo-keys/private.pem" --licensee "Demo Corp" --days 1 \
   --cluster-uid "$(kubectl get namespace kube-system -o jsonpath='{.metadata.uid}')" >"$ARF_CACHE/demo-license.token"
 kubectl -n arf-system create secret generic arf-license --from-file=license="$ARF_CACHE/demo-license.token" >/dev/null
