@@ -1,11 +1,17 @@
 // Regenerates crds/ from the zod schemas in operator/api.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderManifestFiles } from "../operator/api/render.ts";
+import { renderChartFiles, renderManifestFiles } from "../operator/api/render.ts";
 
-// The chart carries the same CRDs, so `helm install` brings them along.
-for (const dir of ["crds", "charts/arf-operator/crds"]) {
-  for (const [file, text] of renderManifestFiles()) {
+// crds/ holds the CRDs and the admission policy, for kubectl users; the chart
+// carries the same CRDs in its crds/ and the admission policy as a template,
+// so `helm upgrade` delivers changes to it (Helm never upgrades crds/).
+const outputs: Array<[string, Map<string, string>]> = [
+  ["crds", renderManifestFiles()],
+  ["charts/arf-operator", renderChartFiles()],
+];
+for (const [dir, files] of outputs) {
+  for (const [file, text] of files) {
     writeFileSync(join(import.meta.dirname, "..", dir, file), text);
     console.log(`wrote ${dir}/${file}`);
   }

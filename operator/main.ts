@@ -8,13 +8,20 @@ import { GROUP, VERSION, type WorkloadKind } from "./api/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { type EditionWiring, wireLicensedEdition, wireOssEdition } from "./edition.ts";
 import { kubeSnapshotWriter } from "./intent/execution.ts";
+import { kubeActionLedger } from "./intent/ledger.ts";
 import {
   type ArfObject,
   type ClusterView,
   type HealingIntentObject,
   makeIntentReconciler,
 } from "./intent/reconciler.ts";
-import { kubeAdmissionCheck, kubeEventRecorder, kubeRevisionReader, kubeStatusWriter } from "./kube/gateway.ts";
+import {
+  kubeAdmissionReader,
+  kubeEventRecorder,
+  kubeRevisionReader,
+  kubeStatusWriter,
+  kubeWorkloadReader,
+} from "./kube/gateway.ts";
 import { parsePublicKey } from "./license/license.ts";
 import { LicenseManager, secretLicenseSource } from "./license/manager.ts";
 import { createLogger } from "./log.ts";
@@ -24,7 +31,7 @@ import { systemClock } from "./runtime/clock.ts";
 import { Controller } from "./runtime/controller.ts";
 import { startHttpServer } from "./runtime/http.ts";
 import { ResilientInformer } from "./runtime/informer.ts";
-import { kubeLeaseClient, LeaderElector } from "./runtime/leader.ts";
+import { kubeLeaseClient, LeaderElector, leadershipGuard, NotLeaderError } from "./runtime/leader.ts";
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -124,26 +131,41 @@ async function main(): Promise<void> {
     }));
 
   // --- controllers
-  const statusWriter = kubeStatusWriter(kc);
+  const statusWriter = kubeStatusWriter(kc, (plural, namespace, name, fields) =>
+    log.warn({ plural, namespace, name, fields }, "status exceeded the CRD's bounds; truncated before writing"),
+  );
+  const revisions = kubeRevisionReader(kc);
   const events = kubeEventRecorder(kc, "arf-operator", config.identity);
   let elector: LeaderElector | undefined;
-  const mayAct = () => !elector || elector.isLeader();
+  // --- leadership (runtime/leader.ts): `leadership.assertLeader()` throws
+  // NotLeaderError unless this replica leads right now (by the monotonic renew
+  // deadline); call it immediately before every workload write.
+  const leadership = leadershipGuard(() => elector);
+  const mayAct = leadership.isLeader;
   const intentController = new Controller(
     "healingintent",
     makeIntentReconciler({
       view,
-      revisions: kubeRevisionReader(kc),
+      revisions,
+      workloads: kubeWorkloadReader(kc),
       statusWriter,
       events,
       metrics,
       clock,
       wiring: () => wiring,
-      admissionInstalled: kubeAdmissionCheck(kc, APPROVALS_POLICY_NAME),
+      admission: kubeAdmissionReader(kc, APPROVALS_POLICY_NAME),
       execution: {
         statusWriter,
         events,
         metrics,
         clock,
+        // The operator's own namespace: only it (and cluster admins) can write there.
+        ledger: kubeActionLedger(kc, config.leaderElectionNamespace),
+        revisions,
+        assertMayAct: () => {
+          if (shuttingDown) throw new Error("shutting down: no new writes to workloads");
+          if (elector && !elector.isLeader()) throw new Error("not the leader: no writes to workloads");
+        },
         rollbackPlans: (namespace) => plans.list(namespace),
         snapshotWriter: kubeSnapshotWriter(kc),
         crashAfterAction: config.faultInjection === "crash-after-action",
@@ -272,6 +294,8 @@ async function main(): Promise<void> {
           startWorkers();
         },
         onStoppedLeading: () => {
+          // Reconciles in flight stop now (their ReconcileRequest.signal aborts), not after finishing on lost authority.
+          for (const c of controllers) c.abortInFlight(new NotLeaderError("leadership lost"));
           metrics.leaderStatus.set({ name: leaderName }, 0);
           if (shuttingDown) return;
           // As controller-runtime does: a replica that lost the lease must not

@@ -1,7 +1,8 @@
 // The API server itself verifies who approves: a ValidatingAdmissionPolicy
 // (no webhook server) checks, in CEL, every write to a HealingIntent's spec.
-// It ships with the CRDs; the operator refuses to run approval-mode intents
-// while it or its binding is missing (fail closed).
+// It ships as a chart template (so `helm upgrade` delivers fixes to the CEL;
+// Helm never upgrades crds/) and in crds/ for kubectl users. The operator
+// counts approvals only while it and its binding are in force (intent/admission.ts).
 export const APPROVALS_POLICY_NAME = "healingintent-approvals.arf.dev";
 
 export function approvalsAdmissionPolicy() {
@@ -28,9 +29,10 @@ export function approvalsAdmissionPolicy() {
           expression: "oldObject != null && has(oldObject.spec.approvals) ? oldObject.spec.approvals : []",
         },
         {
-          name: "newApprovals",
+          // Entries that are new or differ from what was there: each must be the requesting user's own.
+          name: "changedApprovals",
           expression:
-            "has(object.spec.approvals) ? object.spec.approvals.filter(a, !variables.oldApprovals.exists(o, o.user == a.user)) : []",
+            "has(object.spec.approvals) ? object.spec.approvals.filter(a, !variables.oldApprovals.exists(o, o == a)) : []",
         },
       ],
       validations: [
@@ -41,21 +43,21 @@ export function approvalsAdmissionPolicy() {
           reason: "Forbidden",
         },
         {
-          expression: "variables.newApprovals.all(a, a.user == request.userInfo.username)",
+          expression: "variables.changedApprovals.all(a, a.user == request.userInfo.username)",
           messageExpression:
-            "'spec.approvals: a new approval must name the user who adds it, ' + request.userInfo.username + '; nobody can approve for someone else'",
+            "'spec.approvals: a new or changed approval must name the user who writes it, ' + request.userInfo.username + '; nobody can approve for someone else'",
           reason: "Forbidden",
         },
         {
-          expression: "variables.newApprovals.all(a, !has(a.groups) || a.groups == request.userInfo.groups)",
+          expression: "variables.changedApprovals.all(a, !has(a.groups) || a.groups == request.userInfo.groups)",
           messageExpression:
-            "'spec.approvals: the groups of a new approval must be exactly those of ' + request.userInfo.username",
+            "'spec.approvals: the groups of a new or changed approval must be exactly those of ' + request.userInfo.username",
           reason: "Forbidden",
         },
         {
           expression:
-            "variables.oldApprovals.all(o, has(object.spec.approvals) && object.spec.approvals.exists(n, n == o))",
-          message: "spec.approvals is append-only: existing approvals cannot be changed or removed",
+            "variables.oldApprovals.all(o, has(object.spec.approvals) && object.spec.approvals.exists(n, n.user == o.user))",
+          message: "spec.approvals: approvals cannot be removed",
           reason: "Forbidden",
         },
       ],

@@ -62,6 +62,9 @@ export const ApprovalPolicySpec = z
       .default(1)
       .describe("Distinct allowed approvers needed before an intent runs in approval mode."),
     approvalTTL: duration("How long an intent waits for approvals before it expires.").default("1h"),
+    intentLifetime: duration(
+      "How long after its creation a governed intent may still be decided and run; past it the intent ends Expired, whatever the edition, the policy or a freeze window did meanwhile.",
+    ).default("1h"),
     limits: z
       .strictObject({
         maxReplicas: z.number().int().min(0).max(10000).optional().describe("Scale never goes above this count."),

@@ -2,7 +2,10 @@
 // The spec belongs to whoever proposed it (and to approvers, who append to
 // spec.approvals); the operator writes only status.
 import { z } from "zod";
-import { Action, Conditions, timestamp, WorkloadRef } from "./common.ts";
+import { Action, Conditions, duration, timestamp, WorkloadRef } from "./common.ts";
+
+/** A plan digest: "sha256:" and 64 hex digits. */
+export const PLAN_DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 export const Approval = z
   .strictObject({
@@ -20,6 +23,14 @@ export const Approval = z
         "The approver's groups. Admission checks they are exactly the groups of the user who made the request.",
       ),
     comment: z.string().max(1024).optional().describe("Why the approver decided so."),
+    planDigest: z
+      .string()
+      .max(71)
+      .regex(PLAN_DIGEST_PATTERN)
+      .optional()
+      .describe(
+        "The status.recommendation.digest the approver saw. An approval counts only while it names the current plan; `kubectl arf approve` records it.",
+      ),
     at: timestamp("When the decision was made, as claimed by the client.").optional(),
   })
   .describe("One approver's decision.");
@@ -67,6 +78,9 @@ export const HealingIntentSpec = z
       .describe("Identifier of the incident in the incident tracker or alert pipeline."),
     detectedAt: timestamp("When the problem was detected."),
     source: HealingIntentSource,
+    expiresAfter: duration(
+      "How long after creation the intent may still run; the governing policy's intentLifetime applies when it is shorter or this is omitted.",
+    ).optional(),
     requestedBy: z
       .string()
       .min(1)
@@ -145,13 +159,26 @@ export const HealingIntentSpec = z
         fieldPath: ".parameters",
       },
       {
+        rule: "self.confidence == oldSelf.confidence && self.incidentId == oldSelf.incidentId && self.detectedAt == oldSelf.detectedAt && self.source == oldSelf.source && self.justification == oldSelf.justification",
+        message:
+          "the proposal (confidence, incidentId, detectedAt, source, justification) is immutable; create a new HealingIntent instead",
+        fieldPath: ".confidence",
+      },
+      {
+        rule: "has(self.expiresAfter) == has(oldSelf.expiresAfter) && (!has(self.expiresAfter) || self.expiresAfter == oldSelf.expiresAfter)",
+        message: "expiresAfter is immutable",
+        fieldPath: ".expiresAfter",
+      },
+      {
         rule: "has(self.requestedBy) == has(oldSelf.requestedBy) && (!has(self.requestedBy) || self.requestedBy == oldSelf.requestedBy)",
         message: "requestedBy is set at creation and immutable",
         fieldPath: ".requestedBy",
       },
+      // An approver may renew their own approval for a new plan (admission checks it is theirs);
+      // nobody removes a decision, and a rejection is final.
       {
-        rule: "!has(oldSelf.approvals) || (has(self.approvals) && oldSelf.approvals.all(o, self.approvals.exists(n, n.user == o.user && n.decision == o.decision)))",
-        message: "approvals are append-only: an existing decision cannot be removed or changed",
+        rule: "!has(oldSelf.approvals) || (has(self.approvals) && oldSelf.approvals.all(o, self.approvals.exists(n, n.user == o.user && (o.decision == 'approve' || n.decision == 'reject'))))",
+        message: "approvals cannot be removed, and a rejection cannot be changed",
         fieldPath: ".approvals",
       },
     ],
@@ -193,6 +220,14 @@ export const Recommendation = z
       })
       .describe("Result of the server-side dry run (dryRun=All) of the change."),
     computedAt: timestamp("When the recommendation was computed."),
+    digest: z
+      .string()
+      .max(71)
+      .regex(PLAN_DIGEST_PATTERN)
+      .optional()
+      .describe(
+        "Digest of exactly what would run (action, target, the observed state it starts from and the change). Approvals name it; when it changes, approvals of the old plan stop counting.",
+      ),
   })
   .describe("What the action would change, validated by the API server.");
 export type Recommendation = z.infer<typeof Recommendation>;
@@ -209,6 +244,35 @@ export const PolicyDecision = z
   .describe("The policy decision for the intent.");
 export type PolicyDecision = z.infer<typeof PolicyDecision>;
 
+/** What an attempt changes, fixed when it is recorded, so a resumed attempt does exactly the same. */
+export const Desired = z
+  .strictObject({
+    type: z
+      .enum(["scale", "restart", "rollbackDeployment", "rollbackControllerRevision"])
+      .describe("The kind of change."),
+    replicas: z.number().int().min(0).optional().describe("Replicas to scale to."),
+    expectedReplicas: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Replicas observed when the action was decided; the API server refuses the scale if they changed."),
+    expectedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "The workload's metadata.generation the plan was computed from; the API server refuses the write if its spec changed since.",
+      ),
+    restartedAt: z.string().max(64).optional().describe("The restartedAt annotation value this attempt sets."),
+    source: z.string().max(253).optional().describe("The ReplicaSet or ControllerRevision whose template is restored."),
+    fromRevision: z.number().int().min(0).optional().describe("The revision before the action."),
+    toRevision: z.number().int().min(0).optional().describe("The revision rolled back to."),
+  })
+  .describe("What the attempt changes, fixed when it is recorded, so a resumed attempt does exactly the same.");
+export type Desired = z.infer<typeof Desired>;
+
 export const ExecutionRecord = z
   .strictObject({
     attemptId: z.string().max(128).describe("Unique id of the one attempt to perform the action."),
@@ -219,28 +283,15 @@ export const ExecutionRecord = z
     finishedAt: timestamp("When the attempt ended.").optional(),
     message: z.string().max(4096).optional().describe("What happened."),
     fieldManager: z.string().max(128).optional().describe("Field manager the operator wrote the workload with."),
-    desired: z
-      .strictObject({
-        type: z
-          .enum(["scale", "restart", "rollbackDeployment", "rollbackControllerRevision"])
-          .describe("The kind of change."),
-        replicas: z.number().int().min(0).optional().describe("Replicas to scale to."),
-        expectedReplicas: z
-          .number()
-          .int()
-          .min(0)
-          .optional()
-          .describe("Replicas observed when the action was decided; the scale is refused if they changed."),
-        restartedAt: z.string().max(64).optional().describe("The restartedAt annotation value this attempt sets."),
-        source: z
-          .string()
-          .max(253)
-          .optional()
-          .describe("The ReplicaSet or ControllerRevision whose template is restored."),
-        fromRevision: z.number().int().min(0).optional().describe("The revision before the action."),
-        toRevision: z.number().int().min(0).optional().describe("The revision rolled back to."),
-      })
-      .describe("What the attempt changes, fixed when it is recorded, so a resumed attempt does exactly the same."),
+    planDigest: z.string().max(71).optional().describe("The digest of the plan this attempt performs."),
+    record: z
+      .string()
+      .max(253)
+      .optional()
+      .describe(
+        "The operator's own record of the attempt (a ConfigMap in the operator's namespace). A Started attempt is resumed only from that record; status alone never makes the operator act.",
+      ),
+    desired: Desired,
   })
   .describe("The record of the action's one execution.");
 

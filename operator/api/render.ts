@@ -9,12 +9,19 @@ export function renderCrdFiles(): Map<string, string> {
   return new Map(CRD_DEFINITIONS.map((def) => [crdFileName(def), HEADER + stringify(buildCrd(def), { lineWidth: 0 })]));
 }
 
+const admissionText = () =>
+  `${HEADER + stringify(approvalsAdmissionPolicy(), { lineWidth: 0 })}---\n${stringify(approvalsAdmissionBinding(), { lineWidth: 0 })}`;
+
 /** Everything committed in crds/: the CRDs and the admission policy that verifies approvers. */
 export function renderManifestFiles(): Map<string, string> {
   const files = renderCrdFiles();
-  files.set(
-    `${APPROVALS_POLICY_NAME.replace(/\.arf\.dev$/, "")}.admission.yaml`,
-    `${HEADER + stringify(approvalsAdmissionPolicy(), { lineWidth: 0 })}---\n${stringify(approvalsAdmissionBinding(), { lineWidth: 0 })}`,
-  );
+  files.set(`${APPROVALS_POLICY_NAME.replace(/\.arf\.dev$/, "")}.admission.yaml`, admissionText());
+  return files;
+}
+
+/** The chart's generated files, relative to the chart: CRDs in crds/, the admission policy as a template. */
+export function renderChartFiles(): Map<string, string> {
+  const files = new Map([...renderCrdFiles()].map(([file, text]) => [`crds/${file}`, text]));
+  files.set("templates/admission.yaml", admissionText());
   return files;
 }

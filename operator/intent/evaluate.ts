@@ -6,6 +6,7 @@ import type { Condition, HealingIntentStatus, IntentPhase, PolicyDecision, Recom
 import type { FieldProblem } from "../api/validate.ts";
 import { type ConditionInput, setConditions } from "../lib/conditions.ts";
 import { stableEqual } from "../lib/stable.ts";
+import { rfc3339 } from "../lib/time.ts";
 import type { Ladder } from "./ladder.ts";
 import type { Plan } from "./plan.ts";
 import type { PolicyResolution } from "./policy.ts";
@@ -26,6 +27,8 @@ export interface IntentObservation {
   policy?: PolicyResolution;
   plan?: Plan;
   dryRun?: DryRunResult;
+  /** The plan's digest, which approvals name. */
+  digest?: string;
   edition: Edition;
   now: Date;
 }
@@ -43,7 +46,6 @@ export interface IntentEvaluation {
 }
 
 const TERMINAL_HISTORY_LIMIT = 64;
-const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function evaluateIntent(o: IntentObservation): IntentEvaluation {
   const conditions: ConditionInput[] = [];
@@ -73,16 +75,20 @@ export function evaluateIntent(o: IntentObservation): IntentEvaluation {
         message: `intent id ${o.intentId} is unique`,
       });
       const policy = o.policy as PolicyResolution;
+      const policyInvalid = policy.reason === "PolicyInvalid";
       conditions.push({
         type: "PolicyResolved",
-        status: "True",
+        status: policyInvalid ? "False" : "True",
         reason: policy.reason,
         message: [policy.message, ...policy.notes].join("; "),
       });
       const plan = o.plan as Plan;
+      if (policyInvalid) {
+        decision = { mode: policy.mode, verdict: "Refuse", reasons: [policy.message] };
+      }
       if (!plan.ok) {
         conditions.push({ type: "Recommended", status: "False", reason: plan.reason, message: plan.message });
-        decision = { policy: policy.policy?.name, mode: policy.mode, verdict: "Refuse", reasons: [plan.message] };
+        decision ??= { policy: policy.policy?.name, mode: policy.mode, verdict: "Refuse", reasons: [plan.message] };
       } else {
         recommendation = keepComputedAt(o.previous?.recommendation, {
           summary: plan.summary,
@@ -92,6 +98,7 @@ export function evaluateIntent(o: IntentObservation): IntentEvaluation {
             ...(o.dryRun?.message ? { message: o.dryRun.message } : {}),
           },
           computedAt: rfc3339(o.now),
+          ...(o.digest ? { digest: o.digest } : {}),
         });
         const dryRunFailed = o.dryRun && !o.dryRun.validated && o.dryRun.message?.startsWith("rejected");
         conditions.push(
@@ -104,7 +111,7 @@ export function evaluateIntent(o: IntentObservation): IntentEvaluation {
                 message: plan.summary,
               },
         );
-        decision = decide(
+        decision ??= decide(
           o.edition,
           policy,
           dryRunFailed ? "the API server rejected the change in a dry run" : undefined,
@@ -120,7 +127,7 @@ export function evaluateIntent(o: IntentObservation): IntentEvaluation {
             }
           : { type: "Executed", status: "False", reason: "NotExecuted", message: "not executed" },
       );
-      phase = "Advisory";
+      phase = policyInvalid ? "Refused" : "Advisory";
     }
   }
 
@@ -167,6 +174,7 @@ function keepComputedAt(previous: Recommendation | undefined, next: Recommendati
   // The API server returns keys sorted; compare regardless of key order.
   const same =
     previous.summary === next.summary &&
+    previous.digest === next.digest &&
     stableEqual(previous.changes, next.changes) &&
     stableEqual(previous.dryRun, next.dryRun);
   return same ? { ...next, computedAt: previous.computedAt } : next;
@@ -183,7 +191,11 @@ function transitionEvents(previous: HealingIntentStatus | undefined, next: Heali
     if (condition.type === "Duplicate" && condition.status === "True")
       events.push({ type: "Warning", reason: "Duplicate", message: condition.message });
     if (condition.type === "PolicyResolved")
-      events.push({ type: "Normal", reason: condition.reason, message: condition.message });
+      events.push({
+        type: condition.status === "True" ? "Normal" : "Warning",
+        reason: condition.reason,
+        message: condition.message,
+      });
     if (condition.type === "Recommended") {
       events.push(
         condition.status === "True"

@@ -1,41 +1,56 @@
-// Runs an approved action at most once, even across crashes and leader
-// changes:
-//   1. record the attempt (id, start time and exactly what it will change) in
-//      status, guarded by the resourceVersion, so two writers cannot both start;
-//   2. act, idempotently against the live state;
-//   3. record the outcome.
-// A crash between 2 and 3 leaves an attempt "Started"; the next reconcile
-// resumes that same attempt, which finds the change already made and only
-// records it. Nothing decides anew once an attempt exists.
+// Runs a decided action at most once, even across crashes, leader changes and
+// forged status:
+//   1. create the attempt's record in the action ledger (the operator's own
+//      namespace; the create is the lock: a 409 means someone acted first);
+//   2. take the pre-action snapshot on the target's RollbackPlan;
+//   3. record the attempt in status (Started), for people and GitOps tools;
+//   4. act, with preconditions the API server enforces (the plan's observed
+//      replicas or generation), idempotently against the live state;
+//   5. record the outcome in the ledger, then in status.
+// An attempt found Started is resumed only from its ledger record, with the
+// record's desired change; a Started status without a matching record is a
+// forgery and is ignored (and said so).
 import { randomUUID } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import {
   API_VERSION,
   type ApprovalPolicySpec,
+  type Desired,
   GROUP,
   type HealingIntentSpec,
   type HealingIntentStatus,
   type RollbackPlanStatus,
   VERSION,
 } from "../api/index.ts";
-import type { Desired, Executor } from "../executor/executor.ts";
-import type { EventRecorder, StatusWriter } from "../kube/gateway.ts";
-import { intentRef } from "../kube/gateway.ts";
+import type { EditionWiring } from "../edition.ts";
+import type { EventRecorder, RevisionReader, StatusWriter } from "../kube/gateway.ts";
+import { FIELD_MANAGER } from "../kube/names.ts";
 import { setConditions } from "../lib/conditions.ts";
+import { stableEqual } from "../lib/stable.ts";
+import { rfc3339 } from "../lib/time.ts";
 import type { OperatorMetrics } from "../metrics.ts";
 import type { Clock } from "../runtime/clock.ts";
-import { appendHistory } from "./evaluate.ts";
-import type { Plan, Workload } from "./plan.ts";
-import type { ArfObject, HealingIntentObject } from "./reconciler.ts";
+import type { ReconcileResult } from "../runtime/controller.ts";
+import type { ExecutionOrder } from "./decide.ts";
+import { shortDigest } from "./digest.ts";
+import { appendHistory, type IntentEvent } from "./evaluate.ts";
+import { intentId } from "./identity.ts";
+import { type ActionLedger, type ActionRecord, recordName, type StoredActionRecord } from "./ledger.ts";
+import { type ArfObject, type HealingIntentObject, recordEvents } from "./objects.ts";
+import type { Workload } from "./plan.ts";
 
 export interface ExecutionDeps {
   statusWriter: StatusWriter;
   events: EventRecorder;
   metrics: OperatorMetrics;
   clock: Clock;
+  ledger: ActionLedger;
+  revisions: RevisionReader;
   rollbackPlans: (namespace: string) => ArfObject[];
   snapshotWriter: SnapshotWriter;
+  /** Throws unless this replica may write workloads now (it holds the lease); called before every write. */
+  assertMayAct: () => void;
   /** Test-only fault injection: exit right after acting, before recording the outcome. */
   crashAfterAction?: boolean;
 }
@@ -44,117 +59,261 @@ export interface SnapshotWriter {
   createPlan(namespace: string, body: unknown): Promise<ArfObject>;
 }
 
-const rfc3339 = (date: Date) => date.toISOString().replace(/\.(\d{3})Z$/, ".$1Z");
-
-export interface IntentContext {
-  /** The intent as last read or written: status writes are guarded by its resourceVersion. */
+interface Attempt {
   intent: HealingIntentObject;
-  namespace: string;
-  name: string;
-  uid?: string;
-  generation: number;
   spec: HealingIntentSpec;
   log: Logger;
 }
 
-export function intentContext(intent: HealingIntentObject, spec: HealingIntentSpec, log: Logger): IntentContext {
-  const metadata = intent.metadata ?? {};
-  return {
-    intent,
-    namespace: metadata.namespace ?? "",
-    name: metadata.name ?? "",
-    uid: metadata.uid,
-    generation: metadata.generation ?? 0,
-    spec,
-    log,
-  };
-}
-
-/** Starts an attempt: snapshot first, then the attempt record, then the action. */
-export async function startExecution(
+/** Starts the decided execution: ledger record first, then snapshot, status, action and outcome. */
+export async function execute(
   deps: ExecutionDeps,
-  executor: Executor,
-  ctx: IntentContext,
-  status: HealingIntentStatus,
-  plan: Extract<Plan, { ok: true }>,
-  workload: Workload,
-  policy: { name: string; spec: ApprovalPolicySpec } | undefined,
-  desiredFrom: (plan: Extract<Plan, { ok: true }>, startedAt: string) => Desired,
-): Promise<void> {
+  wiring: EditionWiring,
+  input: Attempt & { status: HealingIntentStatus; order: ExecutionOrder; events: IntentEvent[] },
+): Promise<ReconcileResult | undefined> {
+  const { intent, spec, order, log } = input;
+  const { namespace = "", name = "", uid = "" } = intent.metadata ?? {};
+  const desiredFrom = wiring.desiredFrom;
+  if (!wiring.executor || !desiredFrom) return undefined;
   const now = deps.clock.now();
   const startedAt = rfc3339(now);
-  const desired = desiredFrom(plan, startedAt);
-  await recordSnapshot(deps, ctx, status.intentId ?? "", workload, policy);
-  const started: HealingIntentStatus = {
-    ...status,
-    phase: "Executing",
-    execution: { attemptId: randomUUID(), state: "Started", startedAt, desired, fieldManager: "arf-operator" },
-    conditions: setConditions(
-      status.conditions,
-      [{ type: "Executed", status: "Unknown", reason: "InProgress", message: `performing: ${plan.summary}` }],
-      ctx.generation,
-      now,
-    ),
-    history: appendHistory(
-      status.history,
-      [{ type: "Normal", reason: "ExecutionStarted", message: plan.summary }],
-      now,
-    ),
+  const desired = desiredFrom(order.plan, startedAt);
+  const id = intentId(namespace, spec);
+  const record: ActionRecord = {
+    intentId: id,
+    namespace,
+    intentName: name,
+    intentUid: uid,
+    target: spec.target,
+    attemptId: randomUUID(),
+    planDigest: order.digest,
+    desired,
+    ...(order.policy ? { policy: order.policy.name } : {}),
+    approvers: order.approvers,
+    startedAt,
+    state: "Started",
   };
-  const recorded = await deps.statusWriter.writeStatus("healingintents", ctx.intent, started);
-  ctx.log.info(
-    {
-      intentId: status.intentId,
-      policy: policy?.name,
-      approvers: status.approvals?.counted ?? [],
-      attemptId: started.execution?.attemptId,
-      desired,
-    },
-    "execution started",
+  deps.assertMayAct();
+  const { created, stored } = await deps.ledger.create(record);
+  if (!created) {
+    if (stored.record?.intentUid === uid) {
+      // Our own record from before a crash (the status write after it was lost): resume it.
+      log.warn({ record: stored.name }, "found this intent's own attempt record; resuming it");
+      return perform(deps, wiring, { intent, spec, log }, input.status, stored);
+    }
+    return refuseAlreadyActed(deps, input, stored);
+  }
+  log.info(
+    { intentId: id, record: stored.name, policy: order.policy?.name, approvers: order.approvers, desired },
+    "attempt recorded",
   );
-  await finishExecution(deps, executor, { ...ctx, intent: recorded }, started);
+  await recordSnapshot(deps, intent, spec, id, order.workload, order.policy, log);
+  const startedStatus = withExecution(input.status, record, stored.name, intent.metadata?.generation ?? 0, now, [
+    ...input.events,
+  ]);
+  const written = await deps.statusWriter.writeStatus("healingintents", intent, startedStatus.status);
+  await recordEvents(deps.events, intent, startedStatus.events, log);
+  return perform(deps, wiring, { intent: written, spec, log }, startedStatus.status, stored);
 }
 
-/** Performs (or resumes) the recorded attempt and records its outcome. */
-export async function finishExecution(
-  deps: ExecutionDeps,
-  executor: Executor,
-  ctx: IntentContext,
+/** The status of an attempt that has started. */
+function withExecution(
   status: HealingIntentStatus,
-): Promise<void> {
-  const execution = status.execution;
-  if (!execution?.desired) throw new Error("no attempt to finish");
-  const { PermanentFailure } = await import("../executor/executor.ts");
-  let outcome: { ok: boolean; message: string; changed: boolean };
-  try {
-    const result = await executor.apply(
-      ctx.namespace,
-      ctx.spec.target.kind,
-      ctx.spec.target.name,
-      execution.desired as Desired,
-    );
-    outcome = { ok: true, message: result.message, changed: result.changed };
-  } catch (error) {
-    if (!(error instanceof PermanentFailure)) throw error; // transient: retry the same attempt with backoff
-    outcome = { ok: false, message: error.message, changed: false };
+  record: ActionRecord,
+  recordRef: string,
+  generation: number,
+  now: Date,
+  events: IntentEvent[],
+): { status: HealingIntentStatus; events: IntentEvent[] } {
+  const started: IntentEvent = {
+    type: "Normal",
+    reason: "ExecutionStarted",
+    message: `${status.recommendation?.summary ?? record.desired.type} (plan ${shortDigest(record.planDigest)})`,
+  };
+  return {
+    status: {
+      ...status,
+      phase: "Executing",
+      execution: {
+        attemptId: record.attemptId,
+        state: "Started",
+        startedAt: record.startedAt,
+        desired: record.desired,
+        fieldManager: FIELD_MANAGER,
+        planDigest: record.planDigest,
+        record: recordRef,
+      },
+      conditions: setConditions(
+        status.conditions,
+        [{ type: "Executed", status: "Unknown", reason: "InProgress", message: `performing: ${started.message}` }],
+        generation,
+        now,
+      ),
+      history: appendHistory(status.history, [started], now),
+    },
+    events: [...events, started],
+  };
+}
+
+/** Another intent already acted on the same proposal: this one never runs. */
+async function refuseAlreadyActed(
+  deps: ExecutionDeps,
+  input: Attempt & { status: HealingIntentStatus; events: IntentEvent[] },
+  stored: StoredActionRecord,
+): Promise<ReconcileResult | undefined> {
+  const now = deps.clock.now();
+  const generation = input.intent.metadata?.generation ?? 0;
+  const by = stored.record
+    ? `intent ${stored.record.intentName} (attempt ${stored.record.attemptId}, ${stored.record.state}, started ${stored.record.startedAt})`
+    : `an attempt whose record is unreadable (${stored.problem})`;
+  const message = `the same proposal (intent id ${input.status.intentId}) was already acted on by ${by}, recorded in ${deps.ledger.namespace}/${stored.name}; this intent will not run`;
+  const event: IntentEvent = { type: "Warning", reason: "AlreadyActedOn", message };
+  const status: HealingIntentStatus = {
+    ...input.status,
+    phase: "Duplicate",
+    ...(stored.record ? { duplicateOf: stored.record.intentName } : {}),
+    decision: {
+      ...(input.status.decision ?? { mode: "advisory", reasons: [] }),
+      verdict: "Refuse",
+      reasons: [message],
+    },
+    conditions: setConditions(
+      input.status.conditions,
+      [
+        { type: "Duplicate", status: "True", reason: "AlreadyActedOn", message },
+        { type: "Executed", status: "False", reason: "AlreadyActedOn", message },
+      ],
+      generation,
+      now,
+    ),
+    history: appendHistory(input.status.history, [event], now),
+  };
+  if (!stableEqual(status, input.intent.status ?? {})) {
+    await deps.statusWriter.writeStatus("healingintents", input.intent, status);
+    await recordEvents(deps.events, input.intent, [...input.events, event], input.log);
   }
-  if (deps.crashAfterAction && outcome.ok) {
-    ctx.log.warn(
-      { attemptId: execution.attemptId },
-      "fault injection: exiting after acting, before recording the outcome",
+  return undefined;
+}
+
+export type ResumeOutcome =
+  | { kind: "handled"; result: ReconcileResult | undefined }
+  /** The status claimed an attempt the operator has no record of: decide afresh from this status. */
+  | { kind: "unverified"; previous: HealingIntentStatus; events: IntentEvent[] };
+
+/**
+ * An intent whose status records an execution. Resumed only if the ledger
+ * holds the matching record for this very intent; otherwise the claim is
+ * ignored and the intent is decided afresh under policy.
+ */
+export async function resumeRecordedAttempt(
+  deps: ExecutionDeps | undefined,
+  wiring: EditionWiring,
+  intent: HealingIntentObject,
+  spec: HealingIntentSpec,
+  log: Logger,
+): Promise<ResumeOutcome> {
+  const status = intent.status as HealingIntentStatus;
+  const execution = status.execution as NonNullable<HealingIntentStatus["execution"]>;
+  const { namespace = "", uid = "" } = intent.metadata ?? {};
+  if (!deps || !wiring.executor) {
+    if (execution.state === "Started") {
+      log.warn(
+        { attemptId: execution.attemptId },
+        "an attempt is recorded as started but the licensed edition is not active; it waits",
+      );
+      return { kind: "handled", result: { requeueAfterMs: 30_000 } };
+    }
+    return unverified(status, "the OSS edition keeps no attempt records; a recorded execution is not trusted");
+  }
+  const id = intentId(namespace, spec);
+  const stored = await deps.ledger.get(id);
+  const record = stored?.record;
+  if (!stored || !record || record.intentUid !== uid || record.attemptId !== execution.attemptId) {
+    const why = !stored
+      ? `there is no record ${deps.ledger.namespace}/${recordName(id)}`
+      : !record
+        ? `its record is unreadable (${stored.problem})`
+        : record.intentUid !== uid
+          ? `the record belongs to intent ${record.intentName}`
+          : `the record is of attempt ${record.attemptId}`;
+    log.warn(
+      { attemptId: execution.attemptId, why },
+      "status claims an attempt the operator did not record; ignoring it",
     );
-    process.exit(137);
+    return unverified(status, `status.execution claims attempt ${execution.attemptId}, but ${why}`);
+  }
+  // Started in the record: perform it; settled: bring the status in line with the record.
+  return {
+    kind: "handled",
+    result: await perform(deps, wiring, { intent, spec, log }, status, stored),
+  };
+}
+
+function unverified(status: HealingIntentStatus, why: string): ResumeOutcome {
+  const message = `${why}; status is a record, never a command: the claim is ignored and the intent is decided under policy`;
+  const { execution: _ignored, ...rest } = status;
+  return {
+    kind: "unverified",
+    previous: { ...rest, ...(rest.phase === "Executing" ? { phase: "Pending" } : {}) },
+    events: [{ type: "Warning", reason: "UnverifiedAttempt", message }],
+  };
+}
+
+/** Performs (or resumes) the recorded attempt and records its outcome, first in the ledger, then in status. */
+async function perform(
+  deps: ExecutionDeps,
+  wiring: EditionWiring,
+  attempt: Attempt,
+  status: HealingIntentStatus,
+  stored: StoredActionRecord,
+): Promise<ReconcileResult | undefined> {
+  const record = stored.record as ActionRecord;
+  const { intent, spec, log } = attempt;
+  const { namespace = "", name = "" } = intent.metadata ?? {};
+  const executor = wiring.executor;
+  if (!executor) return { requeueAfterMs: 30_000 };
+  let outcome: { ok: boolean; message: string; changed: boolean };
+  let ledgerRecord = stored;
+  if (record.state === "Started") {
+    const { PermanentFailure } = await import("../executor/executor.ts");
+    try {
+      deps.assertMayAct();
+      const result = await executor.apply(namespace, spec.target.kind, spec.target.name, record.desired as Desired);
+      outcome = { ok: true, message: result.message, changed: result.changed };
+    } catch (error) {
+      if (!(error instanceof PermanentFailure)) throw error; // transient: retry the same attempt with backoff
+      outcome = { ok: false, message: error.message, changed: false };
+    }
+    if (deps.crashAfterAction && outcome.ok) {
+      log.warn({ attemptId: record.attemptId }, "fault injection: exiting after acting, before recording the outcome");
+      process.exit(137);
+    }
+    ledgerRecord = await deps.ledger.update(stored, {
+      ...record,
+      state: outcome.ok ? "Succeeded" : "Failed",
+      finishedAt: rfc3339(deps.clock.now()),
+      message: outcome.message.slice(0, 4096),
+    });
+  } else {
+    // The outcome reached the ledger but not the status (a crash in between).
+    outcome = { ok: record.state === "Succeeded", message: record.message ?? record.state, changed: false };
   }
   const now = deps.clock.now();
   const reason = outcome.ok ? "Executed" : "ExecutionFailed";
+  const event: IntentEvent = { type: outcome.ok ? "Normal" : "Warning", reason, message: outcome.message };
   const finished: HealingIntentStatus = {
     ...status,
     phase: outcome.ok ? "Succeeded" : "Failed",
     execution: {
-      ...execution,
+      attemptId: record.attemptId,
       state: outcome.ok ? "Succeeded" : "Failed",
-      finishedAt: rfc3339(now),
-      message: outcome.message,
+      startedAt: record.startedAt,
+      finishedAt: ledgerRecord.record?.finishedAt ?? rfc3339(now),
+      message: outcome.message.slice(0, 4096),
+      fieldManager: FIELD_MANAGER,
+      planDigest: record.planDigest,
+      record: stored.name,
+      desired: record.desired,
     },
     conditions: setConditions(
       status.conditions,
@@ -166,56 +325,60 @@ export async function finishExecution(
           message: outcome.message,
         },
       ],
-      ctx.generation,
+      intent.metadata?.generation ?? 0,
       now,
     ),
-    history: appendHistory(
-      status.history,
-      [{ type: outcome.ok ? "Normal" : "Warning", reason, message: outcome.message }],
-      now,
-    ),
+    history: appendHistory(status.history, [event], now),
   };
-  await deps.statusWriter.writeStatus("healingintents", ctx.intent, finished);
-  deps.metrics.executions.inc({ action: ctx.spec.action, result: outcome.ok ? "succeeded" : "failed" });
-  ctx.log.info(
+  await deps.statusWriter.writeStatus("healingintents", intent, finished);
+  deps.metrics.executions.inc({ action: spec.action, result: outcome.ok ? "succeeded" : "failed" });
+  log.info(
     {
-      intentId: status.intentId,
-      policy: status.decision?.policy,
-      approvers: status.approvals?.counted ?? [],
-      attemptId: execution.attemptId,
+      intentId: record.intentId,
+      policy: record.policy,
+      approvers: record.approvers,
+      attemptId: record.attemptId,
       outcome: outcome.ok ? "Succeeded" : "Failed",
       changedNow: outcome.changed,
       message: outcome.message,
     },
     "execution finished",
   );
-  await deps.events
-    .record(intentRef(ctx.namespace, ctx.name, ctx.uid), outcome.ok ? "Normal" : "Warning", reason, outcome.message)
-    .catch((error) => ctx.log.warn({ err: String(error) }, "could not record event"));
+  await recordEvents(deps.events, intent, [event], log);
+  return undefined;
 }
 
-/** Records the workload's state before the action on its RollbackPlan, creating one from the policy's defaults if required. */
+/**
+ * Records the workload's state before the action on its RollbackPlan, creating
+ * one from the policy's defaults if required. The workload is the live one the
+ * execution was decided on; the revision is the Deployment's revision or the
+ * current ControllerRevision's number.
+ */
 async function recordSnapshot(
   deps: ExecutionDeps,
-  ctx: IntentContext,
-  intentId: string,
+  intent: HealingIntentObject,
+  spec: HealingIntentSpec,
+  id: string,
   workload: Workload,
   policy: { name: string; spec: ApprovalPolicySpec } | undefined,
+  log: Logger,
 ): Promise<void> {
-  const target = ctx.spec.target;
-  let plan = deps.rollbackPlans(ctx.namespace).find((p) => {
+  const { namespace = "", name: intentName = "" } = intent.metadata ?? {};
+  const target = spec.target;
+  const targets = (p: ArfObject) => {
     const t = (p.spec as { target?: { kind?: string; name?: string } } | undefined)?.target;
     return t?.kind === target.kind && t?.name === target.name;
-  });
+  };
+  let plan = deps.rollbackPlans(namespace).find(targets);
   if (!plan && policy?.spec.requireRollbackPlan) {
     const defaults = policy.spec.rollbackPlanDefaults ?? {};
-    plan = await deps.snapshotWriter.createPlan(ctx.namespace, {
+    const body = (metadata: Record<string, unknown>) => ({
       apiVersion: API_VERSION,
       kind: "RollbackPlan",
       metadata: {
-        name: `${target.kind.toLowerCase()}-${target.name}`.slice(0, 253),
+        ...metadata,
         labels: { "arf.dev/created-by": "arf-operator" },
-        annotations: { "arf.dev/created-for": ctx.name, "arf.dev/policy": policy.name },
+        annotations: { "arf.dev/created-for": intentName, "arf.dev/policy": policy.name },
       },
       spec: {
         target,
@@ -224,26 +387,28 @@ async function recordSnapshot(
         onFailure: defaults.onFailure ?? "rollback",
       },
     });
-    ctx.log.info(
+    const preferred = `${target.kind.toLowerCase()}-${target.name}`.slice(0, 253);
+    let created = await deps.snapshotWriter.createPlan(namespace, body({ name: preferred }));
+    if (!targets(created)) {
+      // The name is taken by a plan for something else: never write our snapshot there.
+      created = await deps.snapshotWriter.createPlan(namespace, body({ generateName: `${preferred.slice(0, 200)}-` }));
+    }
+    plan = created;
+    log.info(
       { rollbackPlan: plan.metadata?.name, policy: policy.name },
       "created RollbackPlan from the policy's defaults",
     );
   }
   if (!plan) return;
   const status = (plan.status ?? {}) as RollbackPlanStatus;
-  if (status.snapshots?.some((s) => s.intentId === intentId)) return; // resumed: already taken
-  const revision = Number(
-    workload.metadata?.annotations?.["deployment.kubernetes.io/revision"] ??
-      (workload as k8s.V1StatefulSet).status?.observedGeneration ??
-      0,
-  );
+  if (status.snapshots?.some((s) => s.intentId === id)) return; // resumed: already taken
   const snapshot = {
-    intentName: ctx.name,
-    intentId,
+    intentName,
+    intentId: id,
     takenAt: rfc3339(deps.clock.now()),
     kind: target.kind,
     name: target.name,
-    revision,
+    revision: await currentRevision(deps.revisions, namespace, target.kind, workload),
     ...((workload.spec as { replicas?: number }).replicas !== undefined
       ? { replicas: (workload.spec as { replicas: number }).replicas }
       : {}),
@@ -251,6 +416,23 @@ async function recordSnapshot(
   };
   const snapshots = [...(status.snapshots ?? []), snapshot].slice(-20);
   await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, snapshots });
+}
+
+async function currentRevision(
+  revisions: RevisionReader,
+  namespace: string,
+  kind: string,
+  workload: Workload,
+): Promise<number> {
+  if (kind === "Deployment") {
+    return Number(workload.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? 0) || 0;
+  }
+  const owned = (await revisions.controllerRevisions(namespace)).filter((r) =>
+    (r.metadata?.ownerReferences ?? []).some((o) => o.uid === workload.metadata?.uid && o.controller === true),
+  );
+  const statusRevision = kind === "StatefulSet" ? (workload as k8s.V1StatefulSet).status?.updateRevision : undefined;
+  const named = owned.find((r) => r.metadata?.name === statusRevision);
+  return named?.revision ?? Math.max(0, ...owned.map((r) => r.revision));
 }
 
 export function kubeSnapshotWriter(kc: k8s.KubeConfig): SnapshotWriter {
@@ -266,8 +448,9 @@ export function kubeSnapshotWriter(kc: k8s.KubeConfig): SnapshotWriter {
           body,
         })) as ArfObject;
       } catch (error) {
-        if (error instanceof k8s.ApiException && error.code === 409) {
-          const name = (body as { metadata: { name: string } }).metadata.name;
+        const name = (body as { metadata: { name?: string } }).metadata.name;
+        if (error instanceof k8s.ApiException && error.code === 409 && name) {
+          // Someone created it meanwhile; the caller checks that it is for the same target.
           return (await api.getNamespacedCustomObject({
             group: GROUP,
             version: VERSION,

@@ -23,16 +23,26 @@ export interface IntentIdentity {
   intentId: string;
   creationTimestamp: string;
   deleting: boolean;
+  /** Whether it already has an execution record: the one that acted first owns the id. */
+  acted?: boolean;
 }
 
 /**
- * The intent that owns an id is the oldest existing one (ties broken by name);
- * every other intent with the same id is its duplicate, and is never acted on.
+ * The intent that owns an id is the one that acted, else the oldest existing
+ * one (ties broken by name); every other intent with the same id is its
+ * duplicate, and is never acted on. (Creation times have whole seconds, so the
+ * name alone must not decide who owns an id that one of them already acted on;
+ * the action ledger enforces it in any case.)
  */
 export function duplicateOf(self: IntentIdentity, siblings: IntentIdentity[]): string | undefined {
   const owners = [self, ...siblings.filter((s) => s.name !== self.name)]
     .filter((s) => s.intentId === self.intentId && !s.deleting)
-    .sort((a, b) => a.creationTimestamp.localeCompare(b.creationTimestamp) || a.name.localeCompare(b.name));
+    .sort(
+      (a, b) =>
+        Number(Boolean(b.acted)) - Number(Boolean(a.acted)) ||
+        a.creationTimestamp.localeCompare(b.creationTimestamp) ||
+        a.name.localeCompare(b.name),
+    );
   const owner = owners[0];
   return owner && owner.name !== self.name ? owner.name : undefined;
 }

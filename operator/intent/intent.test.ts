@@ -3,7 +3,7 @@ import type { ApprovalPolicySpec, HealingIntentSpec } from "../api/index.ts";
 import { evaluateIntent } from "./evaluate.ts";
 import { duplicateOf, intentId } from "./identity.ts";
 import { planAction } from "./plan.ts";
-import { resolvePolicy } from "./policy.ts";
+import { policyCandidate, resolvePolicy } from "./policy.ts";
 import { matchesSelector } from "./selector.ts";
 
 const spec = (overrides: Partial<HealingIntentSpec> = {}): HealingIntentSpec => ({
@@ -75,6 +75,7 @@ describe("resolvePolicy", () => {
     mode,
     requiredApprovals: 1,
     approvalTTL: "1h",
+    intentLifetime: "1h",
     requireRollbackPlan: false,
     ...(selector ? { selector } : {}),
   });
@@ -120,7 +121,26 @@ describe("resolvePolicy", () => {
       "approval",
       "PolicyTie",
     ],
-    ["an invalid policy is ignored", [{ name: "broken", spec: undefined }], undefined, "advisory", "NoPolicy"],
+    [
+      "an invalid policy that could govern blocks (fail closed), even beside a valid catch-all",
+      [
+        { name: "broken", spec: undefined, problems: "spec.limits.rateLimit.window: bad" },
+        { name: "catch-all", spec: policy("autonomous") },
+      ],
+      undefined,
+      "advisory",
+      "PolicyInvalid",
+    ],
+    [
+      "an invalid policy whose valid selector does not select the intent is only noted",
+      [
+        { name: "broken", spec: undefined, problems: "x", selector: { actions: ["restart" as const] } },
+        { name: "catch-all", spec: policy("autonomous") },
+      ],
+      "catch-all",
+      "autonomous",
+      "PolicyMatched",
+    ],
   ] as const)("%s", (_name, candidates, winner, mode, reason) => {
     const resolution = resolvePolicy(spec(), labels, [...candidates]);
     expect(resolution.policy?.name).toBe(winner);
@@ -128,9 +148,22 @@ describe("resolvePolicy", () => {
     expect(resolution.reason).toBe(reason);
   });
 
-  it("reports an invalid policy in its notes", () => {
-    expect(resolvePolicy(spec(), labels, [{ name: "broken", spec: undefined }]).notes).toEqual([
-      "ApprovalPolicy broken is invalid and was ignored",
+  it("names the broken policy and its field, and reads an invalid policy's selector on its own", () => {
+    const broken = policyCandidate("strict", {
+      mode: "approval",
+      approvers: { users: ["alice"] },
+      limits: { rateLimit: { maxActions: 1, window: "soon" } },
+    });
+    expect(broken.spec).toBeUndefined();
+    expect(broken.selector).toBeNull();
+    const resolution = resolvePolicy(spec(), labels, [broken, { name: "loose", spec: policy("autonomous") }]);
+    expect(resolution.reason).toBe("PolicyInvalid");
+    expect(resolution.policy).toBeUndefined();
+    expect(resolution.message).toContain("ApprovalPolicy strict is invalid (spec.limits.rateLimit.window:");
+    const elsewhere = policyCandidate("restarts-only", { selector: { actions: ["restart"] }, mode: "bogus" });
+    expect(elsewhere.selector).toEqual({ actions: ["restart"] });
+    expect(resolvePolicy(spec(), labels, [elsewhere]).notes).toEqual([
+      "ApprovalPolicy restarts-only is invalid but does not select this intent",
     ]);
   });
 
@@ -154,6 +187,7 @@ const deployment = (revision: number, image: string, paused = false) => ({
 const replicaSet = (revision: number, image: string, owner = uid) => ({
   metadata: {
     name: `web-${revision}`,
+    labels: { app: "web", "pod-template-hash": `h${revision}` },
     annotations: { "deployment.kubernetes.io/revision": String(revision), "team/owner": "sre" },
     ownerReferences: [{ uid: owner, controller: true, apiVersion: "apps/v1", kind: "Deployment", name: "web" }],
   },
@@ -166,6 +200,7 @@ const revision = (n: number, image: string) => ({
   apiVersion: "apps/v1",
   metadata: {
     name: `cache-${n}`,
+    labels: { app: "web" },
     ownerReferences: [{ uid, controller: true, apiVersion: "apps/v1", kind: "StatefulSet", name: "cache" }],
   },
   revision: n,

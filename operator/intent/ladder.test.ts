@@ -8,9 +8,13 @@ const policy = (overrides: Partial<ApprovalPolicySpec> = {}): ApprovalPolicySpec
   mode: "autonomous",
   requiredApprovals: 1,
   approvalTTL: "1h",
+  intentLifetime: "1h",
   requireRollbackPlan: false,
   ...overrides,
 });
+const DIGEST = `sha256:${"a".repeat(64)}`;
+const OTHER_DIGEST = `sha256:${"b".repeat(64)}`;
+const VERIFIED = { verified: true as const, lastChanged: new Date("2026-11-20T17:00:00Z") };
 const spec = (overrides: Partial<HealingIntentSpec> = {}): HealingIntentSpec => ({
   action: "scale",
   target: { kind: "Deployment", name: "web" },
@@ -147,19 +151,38 @@ describe("countApprovals", () => {
   it("counts allowed approvers, ignores the requester and outsiders, and notes rejections", () => {
     const count = countApprovals(
       [
-        { user: "requester", decision: "approve" },
-        { user: "alice", decision: "approve" },
-        { user: "outsider", decision: "approve" },
-        { user: "carol", decision: "approve", groups: ["sre"] },
+        { user: "requester", decision: "approve", planDigest: DIGEST },
+        { user: "alice", decision: "approve", planDigest: DIGEST },
+        { user: "outsider", decision: "approve", planDigest: DIGEST },
+        { user: "carol", decision: "approve", groups: ["sre"], planDigest: DIGEST },
         { user: "bob", decision: "reject" },
       ],
       "requester",
       p,
+      DIGEST,
     );
     expect(count.counted).toEqual(["alice", "carol"]);
     expect(count.ignored.map((i) => i.user)).toEqual(["requester", "outsider"]);
     expect(count.ignored[0]?.reason).toContain("four-eyes");
     expect(count.rejectedBy).toBe("bob");
+  });
+
+  it("counts an approval only for the plan it names", () => {
+    const count = countApprovals(
+      [
+        { user: "alice", decision: "approve", planDigest: OTHER_DIGEST },
+        { user: "bob", decision: "approve" },
+        { user: "carol", decision: "approve", groups: ["sre"], planDigest: DIGEST },
+      ],
+      "requester",
+      p,
+      DIGEST,
+    );
+    expect(count.counted).toEqual(["carol"]);
+    expect(count.ignored).toEqual([
+      { user: "alice", reason: expect.stringContaining("but the plan is now aaaaaaaaaaaa; approve the current") },
+      { user: "bob", reason: expect.stringContaining("the approval names no plan") },
+    ]);
   });
 });
 
@@ -173,14 +196,15 @@ describe("climbLadder", () => {
       workload: workload(),
       recentActions: [],
       createdAt: new Date("2026-11-20T18:20:00Z"),
-      admissionPolicyInstalled: true,
+      digest: DIGEST,
+      admission: VERIFIED,
       now,
       ...overrides,
     };
   };
   const approval = (approvals: HealingIntentSpec["approvals"], extra: Partial<ApprovalPolicySpec> = {}) =>
     input({
-      spec: spec({ approvals }),
+      spec: spec({ approvals: approvals?.map((a) => ({ planDigest: DIGEST, ...a })) }),
       policy: {
         name: "p",
         spec: policy({ mode: "approval", approvers: { users: ["alice", "bob"] }, requiredApprovals: 2, ...extra }),
@@ -226,7 +250,33 @@ describe("climbLadder", () => {
       approval([{ user: "alice", decision: "approve" }], { approvalTTL: "5m" }),
       "Expire",
     ],
-    ["fail closed without the admission policy", { ...approval([]), admissionPolicyInstalled: false }, "Refuse"],
+    [
+      "fail closed without the admission policy",
+      { ...approval([]), admission: { verified: false, reason: "AdmissionPolicyMissing", message: "m" } },
+      "Refuse",
+    ],
+    [
+      "approvals do not count when admission changed after the intent was created",
+      {
+        ...approval([
+          { user: "alice", decision: "approve" },
+          { user: "bob", decision: "approve" },
+        ]),
+        admission: { verified: true, lastChanged: new Date("2026-11-20T18:20:00Z") },
+      },
+      "Refuse",
+    ],
+    [
+      "approvals of another plan do not count",
+      {
+        ...approval([
+          { user: "alice", decision: "approve" },
+          { user: "bob", decision: "approve" },
+        ]),
+        digest: OTHER_DIGEST,
+      },
+      "AwaitApproval",
+    ],
     ["approval mode needs a recorded requester", { ...approval([]), spec: spec({ requestedBy: undefined }) }, "Refuse"],
   ] as const)("%s", (_name, value, verdict) => {
     expect(climbLadder(value).verdict).toBe(verdict);

@@ -5,6 +5,8 @@ import type * as k8s from "@kubernetes/client-node";
 import { CronExpressionParser } from "cron-parser";
 import type { Approval, ApprovalPolicySpec, HealingIntentSpec } from "../api/index.ts";
 import { parseDuration } from "../lib/duration.ts";
+import type { AdmissionState } from "./admission.ts";
+import { shortDigest } from "./digest.ts";
 import type { Plan, Workload } from "./plan.ts";
 
 export interface Refusal {
@@ -124,11 +126,16 @@ export interface ApprovalCount {
   rejectedBy?: string;
 }
 
-/** Counts approvals under the policy: only allowed approvers, never the requester. */
+/**
+ * Counts approvals under the policy: only allowed approvers, never the
+ * requester, and only approvals of the current plan. A rejection counts
+ * whatever plan it named: stopping is always safe.
+ */
 export function countApprovals(
   approvals: Approval[] | undefined,
   requester: string | undefined,
   policy: ApprovalPolicySpec,
+  digest: string,
 ): ApprovalCount {
   const users = new Set(policy.approvers?.users ?? []);
   const groups = new Set(policy.approvers?.groups ?? []);
@@ -144,6 +151,13 @@ export function countApprovals(
       result.ignored.push({ user: approval.user, reason: "not an approver under the governing policy" });
     } else if (approval.decision === "reject") {
       result.rejectedBy ??= approval.user;
+    } else if (approval.planDigest !== digest) {
+      result.ignored.push({
+        user: approval.user,
+        reason: approval.planDigest
+          ? `approved plan ${shortDigest(approval.planDigest)}, but the plan is now ${shortDigest(digest)}; approve the current recommendation again`
+          : `the approval names no plan; approve the current recommendation (${shortDigest(digest)}) with kubectl arf approve`,
+      });
     } else {
       result.counted.push(approval.user);
     }
@@ -166,7 +180,9 @@ export interface LadderInput {
   workload: Workload;
   recentActions: Date[];
   createdAt: Date;
-  admissionPolicyInstalled: boolean;
+  /** The digest of the plan; approvals count only if they name it. */
+  digest: string;
+  admission: AdmissionState;
   now: Date;
 }
 
@@ -183,14 +199,20 @@ export function climbLadder(input: LadderInput): Ladder {
 
   let approvals: ApprovalCount | undefined;
   if (policy.spec.mode === "approval") {
-    if (!input.admissionPolicyInstalled) {
+    const admission = input.admission;
+    if (!admission.verified) {
+      return {
+        verdict: "Refuse",
+        refusal: { reason: admission.reason, message: admission.message, retryAt: new Date(now.getTime() + 30_000) },
+      };
+    }
+    if (admission.lastChanged.getTime() >= input.createdAt.getTime()) {
+      // Approvals may have been made while the policy or binding was missing or weaker; nobody can tell which.
       return {
         verdict: "Refuse",
         refusal: {
-          reason: "AdmissionPolicyMissing",
-          message:
-            "the ValidatingAdmissionPolicy healingintent-approvals.arf.dev or its binding is not installed, so approver identities are unverified; approval-mode intents do not run (install crds/)",
-          retryAt: new Date(now.getTime() + 30_000),
+          reason: "AdmissionChangedAfterCreation",
+          message: `the approvals admission policy or its binding was changed at ${admission.lastChanged.toISOString()}, not before this intent was created (${input.createdAt.toISOString()}), so its approvals cannot be shown to be verified; file a new HealingIntent`,
         },
       };
     }
@@ -203,7 +225,7 @@ export function climbLadder(input: LadderInput): Ladder {
         },
       };
     }
-    approvals = countApprovals(input.spec.approvals, input.spec.requestedBy, policy.spec);
+    approvals = countApprovals(input.spec.approvals, input.spec.requestedBy, policy.spec, input.digest);
     if (approvals.rejectedBy) {
       return { verdict: "Reject", reasons: [`rejected by ${approvals.rejectedBy}`], approvals };
     }

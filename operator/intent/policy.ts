@@ -1,21 +1,41 @@
 // Which ApprovalPolicy governs an intent. Only policies in the intent's own
 // namespace count. Among the matching ones the most specific wins; a tie is
 // broken by name, and the tie is reported so nobody is surprised.
-import type { ApprovalPolicySpec, ExecutionMode, HealingIntentSpec } from "../api/index.ts";
+import { ApprovalPolicySpec, type ExecutionMode, type HealingIntentSpec } from "../api/index.ts";
+import { describeProblems, validate } from "../api/validate.ts";
 import { matchesSelector, selectorSize } from "./selector.ts";
 
 export interface PolicyCandidate {
   name: string;
   /** The parsed spec, or undefined when the policy is invalid. */
   spec: ApprovalPolicySpec | undefined;
+  /** Why it is invalid, naming the fields. */
+  problems?: string;
+  /** An invalid policy's selector, when the selector alone is valid: it blocks only intents it selects. */
+  selector?: ApprovalPolicySpec["selector"] | null;
 }
 
 export interface PolicyResolution {
   policy?: { name: string; spec: ApprovalPolicySpec };
   mode: ExecutionMode;
-  reason: "PolicyMatched" | "NoPolicy" | "PolicyTie";
+  reason: "PolicyMatched" | "NoPolicy" | "PolicyTie" | "PolicyInvalid";
   message: string;
   notes: string[];
+}
+
+const SelectorOnly = ApprovalPolicySpec.shape.selector;
+
+/** Reads an ApprovalPolicy's spec as a resolution candidate; an invalid one keeps its problems and, if valid, its selector. */
+export function policyCandidate(name: string, spec: unknown): PolicyCandidate {
+  const validated = validate(ApprovalPolicySpec, spec, "spec");
+  if (validated.ok) return { name, spec: validated.value };
+  const selector = SelectorOnly.safeParse((spec as { selector?: unknown } | undefined)?.selector);
+  return {
+    name,
+    spec: undefined,
+    problems: describeProblems(validated.problems),
+    selector: selector.success ? (selector.data ?? null) : undefined,
+  };
 }
 
 /** How specific a policy's selector is: each constraint it sets counts. */
@@ -53,9 +73,30 @@ export function resolvePolicy(
   targetLabels: Record<string, string> | undefined,
   candidates: PolicyCandidate[],
 ): PolicyResolution {
+  // Fail closed: an invalid policy that could govern the intent (its selector matches, or cannot be read)
+  // blocks it; ignoring it would let a looser policy govern instead.
+  const blocking = candidates
+    .filter((c) => !c.spec)
+    .filter(
+      (c) =>
+        c.selector === undefined ||
+        policyMatches({ selector: c.selector ?? undefined } as ApprovalPolicySpec, intent, targetLabels),
+    )
+    .sort((a, b) => a.name.localeCompare(b.name));
+  if (blocking.length > 0) {
+    return {
+      mode: "advisory",
+      reason: "PolicyInvalid",
+      message: blocking
+        .map((c) => `ApprovalPolicy ${c.name} is invalid (${c.problems ?? "unreadable"}) and could govern this intent`)
+        .concat("nothing runs until it is fixed")
+        .join("; "),
+      notes: [],
+    };
+  }
   const notes = candidates
     .filter((c) => !c.spec)
-    .map((c) => `ApprovalPolicy ${c.name} is invalid and was ignored`)
+    .map((c) => `ApprovalPolicy ${c.name} is invalid but does not select this intent`)
     .sort();
   const matching = candidates
     .flatMap((c) => (c.spec && policyMatches(c.spec, intent, targetLabels) ? [{ name: c.name, spec: c.spec }] : []))

@@ -1,28 +1,30 @@
-// HealingIntent reconciler: gathers the context (the intent, its siblings,
-// the policies, the target and its revisions), hands it to the pure functions,
-// and writes back only the status and Events. Never the spec.
-import type * as k8s from "@kubernetes/client-node";
-import { ApprovalPolicySpec, HealingIntentSpec, type HealingIntentStatus, type WorkloadKind } from "../api/index.ts";
-import { validate } from "../api/validate.ts";
+// HealingIntent reconciler, in three steps: gather the context (from the
+// caches, and from the live API before anything is executed), decide (pure,
+// decide.ts), act (write status and Events, or run the decided execution
+// through execution.ts). Never writes the spec.
+//
+// Decisions about one target are serialised (a per-target lock), so two
+// intents on the same workload never both pass a rate limit or both act.
+import { HealingIntentSpec, type HealingIntentStatus, type WorkloadKind } from "../api/index.ts";
+import { type Validated, validate } from "../api/validate.ts";
 import type { EditionWiring } from "../edition.ts";
-import type { EventRecorder, RevisionReader, StatusWriter } from "../kube/gateway.ts";
-import { intentRef } from "../kube/gateway.ts";
+import type { AdmissionReader, EventRecorder, RevisionReader, StatusWriter, WorkloadReader } from "../kube/gateway.ts";
+import { KeyedMutex } from "../lib/keyed-mutex.ts";
 import { stableEqual } from "../lib/stable.ts";
 import type { OperatorMetrics } from "../metrics.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { ReconcileRequest, ReconcileResult } from "../runtime/controller.ts";
-import { applyLadder, type DryRunResult, evaluateIntent } from "./evaluate.ts";
-import { type ExecutionDeps, finishExecution, intentContext, startExecution } from "./execution.ts";
+import { type AdmissionState, judgeAdmission } from "./admission.ts";
+import { decideIntent, type IntentDecision, type IntentFacts } from "./decide.ts";
+import { planDigest } from "./digest.ts";
+import type { DryRunResult } from "./evaluate.ts";
+import { type ExecutionDeps, execute, resumeRecordedAttempt } from "./execution.ts";
 import { duplicateOf, type IntentIdentity, intentId } from "./identity.ts";
-import { climbLadder } from "./ladder.ts";
+import { type ArfObject, type HealingIntentObject, recordEvents } from "./objects.ts";
 import { type ObservedTarget, planAction, type Workload } from "./plan.ts";
-import { type PolicyCandidate, resolvePolicy } from "./policy.ts";
+import { policyCandidate, resolvePolicy } from "./policy.ts";
 
-export interface ArfObject<Spec = unknown, Status = unknown> extends k8s.KubernetesObject {
-  spec?: Spec;
-  status?: Status;
-}
-export type HealingIntentObject = ArfObject<unknown, HealingIntentStatus>;
+export type { ArfObject, HealingIntentObject } from "./objects.ts";
 
 /** Read access to the informer caches. */
 export interface ClusterView {
@@ -35,17 +37,24 @@ export interface ClusterView {
 export interface IntentReconcilerDeps {
   view: ClusterView;
   revisions: RevisionReader;
+  /** Live reads of a workload, before anything is executed. */
+  workloads?: WorkloadReader;
   statusWriter: StatusWriter;
   events: EventRecorder;
   metrics: OperatorMetrics;
   clock: Clock;
   /** The current edition's wiring (edition, dry runner, and an executor only with a verified license). */
   wiring: () => EditionWiring;
-  admissionInstalled?: () => Promise<boolean>;
+  admission?: AdmissionReader;
   execution?: ExecutionDeps;
 }
 
-const TERMINAL_PHASES = new Set(["Succeeded", "Failed", "Rejected", "Expired"]);
+const TERMINAL_PHASES = new Set(["Succeeded", "Failed", "Rejected", "Expired", "RolledBack"]);
+const NO_ADMISSION: AdmissionState = {
+  verified: false,
+  reason: "AdmissionPolicyMissing",
+  message: "the approvals admission policy could not be read",
+};
 
 // The informer replaces an object on every change, so identities can be
 // remembered per object: duplicate detection then costs a lookup per sibling,
@@ -68,217 +77,183 @@ function computeIdentity(object: HealingIntentObject): IntentIdentity | undefine
     intentId: intentId(object.metadata?.namespace ?? "", parsed.data),
     creationTimestamp: new Date(object.metadata?.creationTimestamp ?? 0).toISOString(),
     deleting: Boolean(object.metadata?.deletionTimestamp),
+    acted: Boolean(object.status?.execution),
   };
+}
+
+/** The lock key for an intent: its target, or the intent itself when the spec names none. */
+function targetKey(namespace: string, name: string, spec: unknown): string {
+  const target = (spec as { target?: { kind?: unknown; name?: unknown } } | undefined)?.target;
+  return typeof target?.kind === "string" && typeof target?.name === "string"
+    ? `${namespace}/${target.kind}/${target.name}`
+    : `${namespace}/HealingIntent/${name}`;
 }
 
 export function makeIntentReconciler(deps: IntentReconcilerDeps) {
-  return async function reconcileIntent({
-    namespace,
-    name,
-    log,
-  }: ReconcileRequest): Promise<ReconcileResult | undefined> {
-    const intent = deps.view.intent(namespace, name);
+  const targets = new KeyedMutex();
+  return async function reconcileIntent(request: ReconcileRequest): Promise<ReconcileResult | undefined> {
+    const intent = deps.view.intent(request.namespace, request.name);
     if (!intent || intent.metadata?.deletionTimestamp) return undefined;
-    const now = deps.clock.now();
-    const generation = intent.metadata?.generation ?? 0;
-    const previous = intent.status;
-
-    // A finished intent is a record: it is never decided again.
-    if (previous?.phase && TERMINAL_PHASES.has(previous.phase)) return undefined;
-
-    const validated = validate(HealingIntentSpec, intent.spec, "spec");
-    const executor = deps.wiring().executor;
-    // An attempt that was recorded but not finished (a crash, a lost lease) is
-    // resumed exactly as recorded, never decided anew.
-    if (previous?.execution?.state === "Started" && validated.ok) {
-      if (!executor || !deps.execution) {
-        log.warn(
-          { attemptId: previous.execution.attemptId },
-          "an attempt is in flight but the licensed edition is not active; it waits",
-        );
-        return { requeueAfterMs: 30_000 };
-      }
-      await finishExecution(deps.execution, executor, intentContext(intent, validated.value, log), previous);
-      return undefined;
-    }
-    let evaluation: ReturnType<typeof evaluateIntent>;
-    let requeueAfterMs: number | undefined;
-    if (!validated.ok) {
-      evaluation = evaluateIntent({
-        generation,
-        previous,
-        problems: validated.problems,
-        edition: deps.wiring().edition,
-        now,
-      });
-    } else {
-      const spec = validated.value;
-      const id = intentId(namespace, spec);
-      const self = identityOf(intent) as IntentIdentity;
-      const siblings = deps.view.intents(namespace).flatMap((o) => identityOf(o) ?? []);
-      const duplicate = duplicateOf(self, siblings);
-      if (duplicate) {
-        evaluation = evaluateIntent({
-          generation,
-          previous,
-          intentId: id,
-          duplicateOf: duplicate,
-          edition: deps.wiring().edition,
-          now,
-        });
-      } else {
-        const started = performance.now();
-        const observed = await observeTarget(
-          deps,
-          namespace,
-          spec.target.kind,
-          spec.target.name,
-          spec.action === "rollback",
-        );
-        const candidates: PolicyCandidate[] = deps.view.policies(namespace).map((p) => {
-          const parsed = ApprovalPolicySpec.safeParse(p.spec);
-          return { name: p.metadata?.name ?? "", spec: parsed.success ? parsed.data : undefined };
-        });
-        const policy = resolvePolicy(
-          spec,
-          observed.workload?.metadata?.labels ?? (observed.workload ? {} : undefined),
-          candidates,
-        );
-        const plan = planAction(spec, observed);
-        let dryRun: DryRunResult | undefined;
-        if (plan.ok && !plan.noop) {
-          const recorded = previous?.recommendation;
-          // The same change was already validated: do not ask the API server again on every resync.
-          const alreadyValidated =
-            recorded &&
-            recorded.summary === plan.summary &&
-            stableEqual(recorded.changes, plan.changes) &&
-            previous?.observedGeneration === generation &&
-            recorded.dryRun.validated;
-          dryRun = alreadyValidated
-            ? recorded.dryRun
-            : await deps.wiring().dryRunner.dryRun(namespace, observed, plan, name);
-        }
-        evaluation = evaluateIntent({
-          generation,
-          previous,
-          intentId: id,
-          policy,
-          plan,
-          dryRun,
-          edition: deps.wiring().edition,
-          now,
-        });
-        deps.metrics.recommendationDuration.observe((performance.now() - started) / 1000);
-        const recommendedOk = evaluation.status.conditions?.find((c) => c.type === "Recommended")?.status === "True";
-        if (deps.wiring().edition === "licensed" && plan.ok && recommendedOk && observed.workload) {
-          const ladder = climbLadder({
-            policy: policy.policy,
-            spec,
-            plan,
-            workload: observed.workload,
-            recentActions: recentActionsOn(deps.view.intents(namespace), spec, name),
-            createdAt: new Date(intent.metadata?.creationTimestamp ?? now),
-            admissionPolicyInstalled: (await deps.admissionInstalled?.()) ?? false,
-            now,
-          });
-          evaluation = applyLadder(evaluation, ladder, policy, previous, generation, now);
-          // Look again at least every 30 s while waiting: the approval deadline may be hours away, but
-          // the admission policy that vouches for approvers must still be in place when they are counted.
-          if (ladder.verdict === "AwaitApproval") {
-            requeueAfterMs = Math.min(30_000, Math.max(1000, ladder.expiresAt.getTime() - now.getTime()));
-          }
-          if (ladder.verdict === "Refuse" && ladder.refusal.retryAt) {
-            requeueAfterMs = Math.max(1000, ladder.refusal.retryAt.getTime() - now.getTime());
-          }
-          const desiredFrom = deps.wiring().desiredFrom;
-          if (ladder.verdict === "Execute" && executor && deps.execution && desiredFrom) {
-            countDecision(deps, evaluation, previous);
-            await startExecution(
-              deps.execution,
-              executor,
-              intentContext(intent, spec, log),
-              evaluation.status,
-              plan,
-              observed.workload,
-              policy.policy,
-              desiredFrom,
-            );
-            await recordEvents(deps, namespace, name, intent.metadata?.uid, evaluation.events, log);
-            return undefined;
-          }
-        }
-      }
-    }
-
-    countDecision(deps, evaluation, previous);
-    if (!stableEqual(evaluation.status, previous ?? {})) {
-      await deps.statusWriter.writeStatus("healingintents", intent, evaluation.status);
-      log.info(
-        {
-          intentId: evaluation.status.intentId,
-          phase: evaluation.status.phase,
-          policy: evaluation.decision?.policy,
-          mode: evaluation.decision?.mode,
-          verdict: evaluation.decision?.verdict,
-          recommendation: evaluation.status.recommendation?.summary,
-        },
-        "intent status updated",
-      );
-    }
-    await recordEvents(deps, namespace, name, intent.metadata?.uid, evaluation.events, log);
-    return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+    return targets.run(targetKey(request.namespace, request.name, intent.spec), () => reconcileLocked(deps, request));
   };
 }
 
-function countDecision(
+async function reconcileLocked(
   deps: IntentReconcilerDeps,
-  evaluation: ReturnType<typeof evaluateIntent>,
+  request: ReconcileRequest,
+): Promise<ReconcileResult | undefined> {
+  const { namespace, name, log } = request;
+  // Read again under the lock: another worker may have just written it.
+  const intent = deps.view.intent(namespace, name);
+  if (!intent || intent.metadata?.deletionTimestamp) return undefined;
+  let previous = intent.status;
+  // A finished intent is a record: it is never decided again.
+  if (previous?.phase && TERMINAL_PHASES.has(previous.phase)) return undefined;
+  const wiring = deps.wiring(); // one snapshot of the edition per reconcile
+  const validated = validate(HealingIntentSpec, intent.spec, "spec");
+
+  const extraEvents: IntentDecision["events"] = [];
+  if (previous?.execution && validated.ok) {
+    // Status is a record, never a command: an attempt is resumed only from the operator's own record.
+    const resumed = await resumeRecordedAttempt(deps.execution, wiring, intent, validated.value, log);
+    if (resumed.kind === "handled") return resumed.result;
+    previous = resumed.previous;
+    extraEvents.push(...resumed.events);
+  }
+
+  const cached = await gather(deps, intent, previous, wiring, validated, "cache");
+  let decided = decideIntent(cached);
+  if (decided.execute && wiring.executor && deps.execution) {
+    // Confirm against the live state before anything runs; the cache may be behind.
+    const live = await gather(deps, intent, previous, wiring, validated, "live");
+    decided = decideIntent(live);
+    const order = decided.execute;
+    if (order && validated.ok) {
+      countDecision(deps, decided, previous);
+      return execute(deps.execution, wiring, {
+        intent,
+        spec: validated.value,
+        status: decided.status,
+        order,
+        events: [...extraEvents, ...decided.events],
+        log,
+      });
+    }
+  }
+
+  countDecision(deps, decided, previous);
+  if (!stableEqual(decided.status, intent.status ?? {})) {
+    await deps.statusWriter.writeStatus("healingintents", intent, decided.status);
+    log.info(
+      {
+        intentId: decided.status.intentId,
+        phase: decided.status.phase,
+        policy: decided.decision?.policy,
+        mode: decided.decision?.mode,
+        verdict: decided.decision?.verdict,
+        recommendation: decided.status.recommendation?.summary,
+      },
+      "intent status updated",
+    );
+  }
+  await recordEvents(deps.events, intent, [...extraEvents, ...decided.events], log);
+  return decided.requeueAfterMs !== undefined ? { requeueAfterMs: decided.requeueAfterMs } : undefined;
+}
+
+/** Everything the decision depends on. "live" reads the target and the records from the API, not the cache. */
+async function gather(
+  deps: IntentReconcilerDeps,
+  intent: HealingIntentObject,
   previous: HealingIntentStatus | undefined,
-) {
-  if (evaluation.decision && evaluation.decision.verdict !== previous?.decision?.verdict) {
-    deps.metrics.intentDecisions.inc({ mode: evaluation.decision.mode, decision: evaluation.decision.verdict });
-  }
-}
+  wiring: EditionWiring,
+  validated: Validated<HealingIntentSpec>,
+  source: "cache" | "live",
+): Promise<IntentFacts> {
+  const namespace = intent.metadata?.namespace ?? "";
+  const name = intent.metadata?.name ?? "";
+  const now = deps.clock.now();
+  const base: IntentFacts = {
+    now,
+    generation: intent.metadata?.generation ?? 0,
+    createdAt: new Date(intent.metadata?.creationTimestamp ?? now),
+    previous,
+    edition: wiring.edition,
+    recentActions: [],
+    admission: NO_ADMISSION,
+  };
+  if (!validated.ok) return { ...base, problems: validated.problems };
+  const spec = validated.value;
+  const id = intentId(namespace, spec);
+  const self = identityOf(intent) as IntentIdentity;
+  const siblings = deps.view.intents(namespace).flatMap((o) => identityOf(o) ?? []);
+  const duplicate = duplicateOf(self, siblings);
+  if (duplicate) return { ...base, spec, intentId: id, duplicateOf: duplicate };
 
-async function recordEvents(
-  deps: IntentReconcilerDeps,
-  namespace: string,
-  name: string,
-  uid: string | undefined,
-  events: ReturnType<typeof evaluateIntent>["events"],
-  log: ReconcileRequest["log"],
-) {
-  for (const event of events) {
-    await deps.events
-      .record(intentRef(namespace, name, uid), event.type, event.reason, event.message)
-      .catch((error) => log.warn({ err: String(error), reason: event.reason }, "could not record event"));
+  const started = performance.now();
+  const observed = await observeTarget(deps, namespace, spec, source);
+  const policy = resolvePolicy(
+    spec,
+    observed.workload?.metadata?.labels ?? (observed.workload ? {} : undefined),
+    deps.view.policies(namespace).map((p) => policyCandidate(p.metadata?.name ?? "", p.spec)),
+  );
+  const plan = planAction(spec, observed);
+  const digest = plan.ok && observed.workload ? planDigest(namespace, spec, plan, observed.workload) : undefined;
+  let dryRun: DryRunResult | undefined;
+  if (plan.ok && !plan.noop) {
+    const recorded = previous?.recommendation;
+    // The same change was already validated: do not ask the API server again on every resync.
+    const alreadyValidated =
+      recorded?.digest === digest && previous?.observedGeneration === base.generation && recorded?.dryRun.validated;
+    dryRun =
+      alreadyValidated && recorded ? recorded.dryRun : await wiring.dryRunner.dryRun(namespace, observed, plan, name);
   }
-}
+  deps.metrics.recommendationDuration.observe((performance.now() - started) / 1000);
 
-/** When other intents last acted on the same target, for the policy's rate limit. */
-function recentActionsOn(intents: HealingIntentObject[], spec: HealingIntentSpec, self: string): Date[] {
-  return intents.flatMap((i) => {
-    const other = i.spec as { target?: { kind?: string; name?: string } } | undefined;
-    const execution = i.status?.execution;
-    if (i.metadata?.name === self || !execution?.startedAt) return [];
-    if (other?.target?.kind !== spec.target.kind || other?.target?.name !== spec.target.name) return [];
-    return [new Date(execution.startedAt)];
-  });
+  const governed = wiring.edition === "licensed" && policy.policy && policy.mode !== "advisory";
+  const rateLimited = governed && policy.policy?.spec.limits?.rateLimit !== undefined;
+  const [recentActions, admission] = await Promise.all([
+    rateLimited && source === "live" && deps.execution
+      ? deps.execution.ledger.actionsOn(namespace, spec.target.kind, spec.target.name)
+      : Promise.resolve([]),
+    governed && policy.mode === "approval" && deps.admission
+      ? deps.admission(source === "live").then(({ policy: p, binding: b }) => judgeAdmission(p, b))
+      : Promise.resolve(NO_ADMISSION),
+  ]);
+  return {
+    ...base,
+    spec,
+    intentId: id,
+    policy,
+    ...(observed.workload ? { workload: observed.workload } : {}),
+    plan,
+    ...(digest ? { digest } : {}),
+    ...(dryRun ? { dryRun } : {}),
+    recentActions,
+    admission,
+  };
 }
 
 async function observeTarget(
   deps: IntentReconcilerDeps,
   namespace: string,
-  kind: WorkloadKind,
-  name: string,
-  needRevisions: boolean,
+  spec: HealingIntentSpec,
+  source: "cache" | "live",
 ): Promise<ObservedTarget> {
-  const workload = deps.view.workload(kind, namespace, name);
+  const { kind, name } = spec.target;
+  const workload =
+    source === "live" && deps.workloads
+      ? await deps.workloads.read(kind, namespace, name)
+      : deps.view.workload(kind, namespace, name);
   const observed: ObservedTarget = { kind, name, ...(workload ? { workload } : {}) };
-  if (workload && needRevisions) {
+  if (workload && spec.action === "rollback") {
     if (kind === "Deployment") observed.replicaSets = await deps.revisions.replicaSets(namespace);
     else observed.controllerRevisions = await deps.revisions.controllerRevisions(namespace);
   }
   return observed;
+}
+
+function countDecision(deps: IntentReconcilerDeps, decided: IntentDecision, previous: HealingIntentStatus | undefined) {
+  if (decided.decision && decided.decision.verdict !== previous?.decision?.verdict) {
+    deps.metrics.intentDecisions.inc({ mode: decided.decision.mode, decision: decided.decision.verdict });
+  }
 }

@@ -2,6 +2,7 @@
 // intents, behind small interfaces so the decisions stay pure and testable.
 import * as k8s from "@kubernetes/client-node";
 import { CRD_DEFINITIONS } from "../api/crds.ts";
+import { fitToSchema } from "../api/fit.ts";
 import { API_VERSION, GROUP, VERSION, type WorkloadKind } from "../api/index.ts";
 import type { DryRunResult } from "../intent/evaluate.ts";
 import type { ObservedTarget, Plan } from "../intent/plan.ts";
@@ -27,6 +28,14 @@ export interface StatusWriter {
   writeStatus<T extends k8s.KubernetesObject>(plural: string, object: T, status: unknown): Promise<T>;
 }
 
+/** Live reads of a workload as raw JSON (typed deserialisation would drop fields it does not know). */
+export interface WorkloadReader {
+  read(kind: WorkloadKind, namespace: string, name: string): Promise<k8s.V1Deployment | undefined>;
+}
+
+/** The approvals admission policy and its binding as read (undefined when missing); fresh skips the short cache. */
+export type AdmissionReader = (fresh: boolean) => Promise<{ policy: unknown; binding: unknown }>;
+
 export interface RevisionReader {
   replicaSets(namespace: string): Promise<k8s.V1ReplicaSet[]>;
   controllerRevisions(namespace: string): Promise<k8s.V1ControllerRevision[]>;
@@ -47,12 +56,20 @@ export class ConflictError extends Error {
 }
 
 const KIND_BY_PLURAL = new Map(CRD_DEFINITIONS.map((def) => [def.plural, def.kind]));
+const STATUS_SCHEMA_BY_PLURAL = new Map(CRD_DEFINITIONS.map((def) => [def.plural, def.status]));
 
-export function kubeStatusWriter(kc: k8s.KubeConfig): StatusWriter {
+export function kubeStatusWriter(
+  kc: k8s.KubeConfig,
+  onTruncated?: (plural: string, namespace: string, name: string, fields: string[]) => void,
+): StatusWriter {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   return {
     async writeStatus(plural, object, status) {
       const { namespace = "", name = "" } = object.metadata ?? {};
+      const schema = STATUS_SCHEMA_BY_PLURAL.get(plural);
+      // Never send what the CRD would refuse: a status that fails with 422 forever stalls the object.
+      const fitted = schema ? fitToSchema(schema, status, "status") : { value: status, truncated: [] };
+      if (fitted.truncated.length > 0) onTruncated?.(plural, namespace, name, fitted.truncated);
       try {
         // A PUT of the status subresource replaces status exactly (a merge patch
         // would keep fields the new status no longer has), and the object's
@@ -63,7 +80,7 @@ export function kubeStatusWriter(kc: k8s.KubeConfig): StatusWriter {
           plural,
           namespace,
           name,
-          body: { ...object, apiVersion: API_VERSION, kind: KIND_BY_PLURAL.get(plural), status },
+          body: { ...object, apiVersion: API_VERSION, kind: KIND_BY_PLURAL.get(plural), status: fitted.value },
         });
         return updated as typeof object;
       } catch (error) {
@@ -107,24 +124,43 @@ export function kubeEventRecorder(kc: k8s.KubeConfig, component: string, instanc
   };
 }
 
+/**
+ * Reads ReplicaSets and ControllerRevisions as the API server sends them. The
+ * typed AppsV1Api would deserialise them into the client's model classes,
+ * which drop every field the client does not know (newer pod template
+ * fields), and a rollback would then restore a template missing them.
+ */
 export function kubeRevisionReader(kc: k8s.KubeConfig): RevisionReader {
-  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const list = async <T>(namespace: string, plural: string): Promise<T[]> => {
+    const result = (await custom.listNamespacedCustomObject({ group: "apps", version: "v1", namespace, plural })) as {
+      items?: T[];
+    };
+    return result.items ?? [];
+  };
   return {
-    replicaSets: async (namespace) => (await apps.listNamespacedReplicaSet({ namespace })).items,
-    controllerRevisions: async (namespace) => (await apps.listNamespacedControllerRevision({ namespace })).items,
+    replicaSets: (namespace) => list<k8s.V1ReplicaSet>(namespace, "replicasets"),
+    controllerRevisions: (namespace) => list<k8s.V1ControllerRevision>(namespace, "controllerrevisions"),
   };
 }
 
-const apiMessage = (error: unknown) => {
+/** The API server's message for a failed call (its Status message), or the error's own message. */
+export function apiMessage(error: unknown): string {
   if (error instanceof k8s.ApiException) {
-    try {
-      return String(JSON.parse(String(error.body)).message);
-    } catch {
-      return String(error.body);
+    const body: unknown = error.body;
+    let status: unknown = body;
+    if (typeof body === "string") {
+      try {
+        status = JSON.parse(body);
+      } catch {
+        return body.trim() || `HTTP ${error.code}`;
+      }
     }
+    const message = (status as { message?: unknown } | undefined)?.message;
+    return typeof message === "string" && message !== "" ? message : `HTTP ${error.code}`;
   }
-  return String(error);
-};
+  return error instanceof Error ? error.message : String(error);
+}
 
 /**
  * OSS dry run. The OSS edition has no write access to workloads, so it cannot
@@ -174,21 +210,49 @@ export const intentRef = (namespace: string, name: string, uid?: string): Object
   uid,
 });
 
-/** Whether the approvals admission policy and its binding are installed (cached briefly). */
-export function kubeAdmissionCheck(kc: k8s.KubeConfig, name: string, ttlMs = 5_000): () => Promise<boolean> {
-  const api = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
-  let cached: { at: number; value: boolean } | undefined;
-  return async () => {
-    if (cached && Date.now() - cached.at < ttlMs) return cached.value;
-    let value: boolean;
+export function kubeWorkloadReader(kc: k8s.KubeConfig): WorkloadReader {
+  const raw = kc.makeApiClient(k8s.CustomObjectsApi);
+  return {
+    async read(kind, namespace, name) {
+      try {
+        return (await raw.getNamespacedCustomObject({
+          group: "apps",
+          version: "v1",
+          namespace,
+          plural: WORKLOAD_PLURALS[kind],
+          name,
+        })) as k8s.V1Deployment;
+      } catch (error) {
+        if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+        throw error;
+      }
+    },
+  };
+}
+
+/**
+ * Reads the approvals admission policy and its binding as raw objects (cached
+ * briefly). Only a 404 means missing; any other error is thrown, so the
+ * reconcile retries rather than deciding on a guess.
+ */
+export function kubeAdmissionReader(kc: k8s.KubeConfig, name: string, ttlMs = 5_000): AdmissionReader {
+  const raw = kc.makeApiClient(k8s.CustomObjectsApi);
+  const read = async (plural: string) => {
     try {
-      await api.readValidatingAdmissionPolicy({ name });
-      await api.readValidatingAdmissionPolicyBinding({ name });
-      value = true;
-    } catch {
-      value = false;
+      return await raw.getClusterCustomObject({ group: "admissionregistration.k8s.io", version: "v1", plural, name });
+    } catch (error) {
+      if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+      throw error;
     }
-    cached = { at: Date.now(), value };
-    return value;
+  };
+  let cached: { at: number; value: { policy: unknown; binding: unknown } } | undefined;
+  return async (fresh) => {
+    if (!fresh && cached && performance.now() - cached.at < ttlMs) return cached.value;
+    const [policy, binding] = await Promise.all([
+      read("validatingadmissionpolicies"),
+      read("validatingadmissionpolicybindings"),
+    ]);
+    cached = { at: performance.now(), value: { policy, binding } };
+    return cached.value;
   };
 }
