@@ -361,7 +361,7 @@ describe("approvals by people whose identity the API server verifies", () => {
     // Alice tries to approve in Bob's name: the API server refuses.
     const forged = await apiFailure(appendApproval("alice", { user: "bob", decision: "approve" }));
     expect(forged.code).toBe(403);
-    expect(forged.message).toContain("a new approval must name the user who adds it, alice");
+    expect(forged.message).toContain("a new or changed approval must name the user who writes it, alice");
     // An authenticated user who may write intents but is no approver.
     await arf("outsider", ["approve", "scale-web"]);
     await arf("alice", ["approve", "scale-web", "-m", "latency confirmed"]);
@@ -428,6 +428,7 @@ describe("license expiry while running", () => {
       }),
       "requester",
     );
+    const recommended = await intentWhere(ns, "pending", "a plan to approve", (i) => i.status?.recommendation?.digest);
     const approve = (user: TestUser) =>
       clientsFor(user).custom.patchNamespacedCustomObject({
         group: "arf.dev",
@@ -435,7 +436,13 @@ describe("license expiry while running", () => {
         namespace: ns,
         plural: "healingintents",
         name: "pending",
-        body: [{ op: "add", path: "/spec/approvals/-", value: { user, decision: "approve" } }],
+        body: [
+          {
+            op: "add",
+            path: "/spec/approvals/-",
+            value: { user, decision: "approve", planDigest: recommended.status.recommendation.digest },
+          },
+        ],
       });
     await approve("alice");
     await intentWhere(ns, "pending", "one approval", (i) => i.status?.approvals?.counted?.length === 1);

@@ -57,6 +57,7 @@ export interface ExecutionDeps {
 
 export interface SnapshotWriter {
   createPlan(namespace: string, body: unknown): Promise<ArfObject>;
+  getPlan(namespace: string, name: string): Promise<ArfObject>;
 }
 
 interface Attempt {
@@ -97,8 +98,12 @@ export async function execute(
   const { created, stored } = await deps.ledger.create(record);
   if (!created) {
     if (stored.record?.intentUid === uid) {
-      // Our own record from before a crash (the status write after it was lost): resume it.
+      // Our own record from a reconcile that stopped before recording Started in status, so before
+      // acting (status is written before the action): the workload is still as it was; resume.
       log.warn({ record: stored.name }, "found this intent's own attempt record; resuming it");
+      if (stored.record.state === "Started") {
+        await recordSnapshot(deps, intent, spec, id, order.workload, order.policy, log);
+      }
       return perform(deps, wiring, { intent, spec, log }, input.status, stored);
     }
     return refuseAlreadyActed(deps, input, stored);
@@ -400,8 +405,6 @@ async function recordSnapshot(
     );
   }
   if (!plan) return;
-  const status = (plan.status ?? {}) as RollbackPlanStatus;
-  if (status.snapshots?.some((s) => s.intentId === id)) return; // resumed: already taken
   const snapshot = {
     intentName,
     intentId: id,
@@ -414,8 +417,19 @@ async function recordSnapshot(
       : {}),
     template: workload.spec?.template as Record<string, unknown>,
   };
-  const snapshots = [...(status.snapshots ?? []), snapshot].slice(-20);
-  await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, snapshots });
+  // The plan's own controller writes its status too: on a conflict, read it again and retry.
+  for (let attempt = 1; ; attempt++) {
+    const status = (plan.status ?? {}) as RollbackPlanStatus;
+    if (status.snapshots?.some((s) => s.intentId === id)) return; // resumed: already taken
+    const snapshots = [...(status.snapshots ?? []), snapshot].slice(-20);
+    try {
+      await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, snapshots });
+      return;
+    } catch (error) {
+      if (!(error instanceof Error && error.name === "ConflictError") || attempt >= 5) throw error;
+      plan = await deps.snapshotWriter.getPlan(namespace, plan.metadata?.name ?? "");
+    }
+  }
 }
 
 async function currentRevision(
@@ -437,7 +451,16 @@ async function currentRevision(
 
 export function kubeSnapshotWriter(kc: k8s.KubeConfig): SnapshotWriter {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
+  const getPlan = async (namespace: string, name: string) =>
+    (await api.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace,
+      plural: "rollbackplans",
+      name,
+    })) as ArfObject;
   return {
+    getPlan,
     async createPlan(namespace, body) {
       try {
         return (await api.createNamespacedCustomObject({
@@ -451,13 +474,7 @@ export function kubeSnapshotWriter(kc: k8s.KubeConfig): SnapshotWriter {
         const name = (body as { metadata: { name?: string } }).metadata.name;
         if (error instanceof k8s.ApiException && error.code === 409 && name) {
           // Someone created it meanwhile; the caller checks that it is for the same target.
-          return (await api.getNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace,
-            plural: "rollbackplans",
-            name,
-          })) as ArfObject;
+          return getPlan(namespace, name);
         }
         throw error;
       }

@@ -17,7 +17,7 @@ import type { ReconcileRequest, ReconcileResult } from "../runtime/controller.ts
 import { type AdmissionState, judgeAdmission } from "./admission.ts";
 import { decideIntent, type IntentDecision, type IntentFacts } from "./decide.ts";
 import { planDigest } from "./digest.ts";
-import type { DryRunResult } from "./evaluate.ts";
+import { appendHistory, type DryRunResult } from "./evaluate.ts";
 import { type ExecutionDeps, execute, resumeRecordedAttempt } from "./execution.ts";
 import { duplicateOf, type IntentIdentity, intentId } from "./identity.ts";
 import { type ArfObject, type HealingIntentObject, recordEvents } from "./objects.ts";
@@ -142,6 +142,9 @@ async function reconcileLocked(
   }
 
   countDecision(deps, decided, previous);
+  if (extraEvents.length > 0) {
+    decided.status.history = appendHistory(decided.status.history, extraEvents, deps.clock.now());
+  }
   if (!stableEqual(decided.status, intent.status ?? {})) {
     await deps.statusWriter.writeStatus("healingintents", intent, decided.status);
     log.info(
