@@ -4,11 +4,25 @@
 // with the field manager "arf-operator", and is idempotent against the live
 // state: applying an attempt that already took effect changes nothing, which
 // is what makes a resumed attempt safe after a crash.
+//
+// Objects are read as the API server sends them (CustomObjectsApi), never
+// through the typed AppsV1Api, whose model classes drop fields they do not
+// know: a rollback must restore the revision's template whole.
 import * as k8s from "@kubernetes/client-node";
 import type { WorkloadKind } from "../api/index.ts";
 import type { DryRunResult } from "../intent/evaluate.ts";
-import { DEPLOYMENT_OWNED_ANNOTATIONS, type Plan, RESTARTED_AT, withoutHash } from "../intent/plan.ts";
-import { stableEqual } from "../lib/stable.ts";
+import {
+  controlledBy,
+  DEPLOYMENT_OWNED_ANNOTATIONS,
+  type Plan,
+  RESTARTED_AT,
+  revisionTemplate,
+  sameTemplate,
+  type Workload,
+  withoutHash,
+} from "../intent/plan.ts";
+import { apiMessage, WORKLOAD_PLURALS } from "../kube/gateway.ts";
+import { rfc3339 } from "../lib/time.ts";
 
 export const FIELD_MANAGER = "arf-operator";
 
@@ -16,20 +30,31 @@ export interface Desired {
   type: "scale" | "restart" | "rollbackDeployment" | "rollbackControllerRevision";
   replicas?: number;
   expectedReplicas?: number;
+  /**
+   * The workload's metadata.generation when the plan was computed (spec
+   * changes bump it, status updates do not). A restart or rollback sends a
+   * JSON patch whose first operation tests it, so the API server refuses the
+   * write if the workload's spec changed since; that ends the attempt Failed.
+   */
+  expectedGeneration?: number;
   restartedAt?: string;
   source?: string;
   fromRevision?: number;
   toRevision?: number;
 }
 
-/** Fixes what an attempt will do, from the plan and the attempt's start time. */
+/**
+ * Fixes what an attempt will do, from the plan and the attempt's start time.
+ * expectedGeneration comes from the plan: pass the plan that was approved.
+ */
 export function desiredFromPlan(plan: Extract<Plan, { ok: true }>, startedAt: string): Desired {
   const m = plan.mutation;
+  const generation = plan.generation !== undefined ? { expectedGeneration: plan.generation } : {};
   switch (m.type) {
     case "scale":
       return { type: "scale", replicas: m.replicas, expectedReplicas: m.expectedReplicas };
     case "restart":
-      return { type: "restart", restartedAt: startedAt };
+      return { type: "restart", restartedAt: restartedAt(startedAt), ...generation };
     case "rollbackDeployment":
     case "rollbackControllerRevision":
       return {
@@ -37,8 +62,15 @@ export function desiredFromPlan(plan: Extract<Plan, { ok: true }>, startedAt: st
         source: m.source,
         toRevision: m.toRevision,
         ...(plan.fromRevision !== undefined ? { fromRevision: plan.fromRevision } : {}),
+        ...generation,
       };
   }
+}
+
+/** kubectl's restartedAt: RFC 3339 to the second (Go's time.RFC3339), here always in UTC. */
+function restartedAt(startedAt: string): string {
+  const date = new Date(startedAt);
+  return Number.isNaN(date.getTime()) ? startedAt : rfc3339(date);
 }
 
 /** A failure that retrying cannot fix (the world moved on); the attempt ends Failed. */
@@ -54,27 +86,45 @@ export interface Executor {
   dryRun(namespace: string, kind: WorkloadKind, name: string, desired: Desired): Promise<DryRunResult>;
 }
 
+type PatchOptions = ReturnType<typeof k8s.setHeaderOptions>;
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
 
-function apiMessage(error: unknown): string {
-  if (error instanceof k8s.ApiException) {
-    try {
-      return String(JSON.parse(String(error.body)).message);
-    } catch {
-      return String(error.body);
-    }
-  }
-  return error instanceof Error ? error.message : String(error);
-}
+const notFound = (error: unknown) => error instanceof k8s.ApiException && error.code === 404;
+/** A JSON pointer segment (RFC 6901). */
+const pointer = (segment: string) => segment.replaceAll("~", "~0").replaceAll("/", "~1");
+
+/** The write an attempt makes, or "done" when the live state already has it. */
+type Change =
+  | { kind: "done"; message: string }
+  | { kind: "scale"; body: unknown; message: string }
+  | {
+      kind: "patch";
+      body: unknown;
+      options: PatchOptions;
+      message: string;
+      /** The generation the patch's test operation requires, when it has one. */
+      testedGeneration?: number;
+    };
 
 export function createExecutor(kc: k8s.KubeConfig): Executor {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
 
-  async function read(namespace: string, kind: WorkloadKind, name: string) {
-    if (kind === "Deployment") return apps.readNamespacedDeployment({ namespace, name });
-    if (kind === "StatefulSet") return apps.readNamespacedStatefulSet({ namespace, name });
-    return apps.readNamespacedDaemonSet({ namespace, name });
+  /** An apps/v1 object as the API server sends it; undefined when it does not exist (404). Other errors are thrown. */
+  async function getRaw<T>(namespace: string, plural: string, name: string): Promise<T | undefined> {
+    try {
+      return (await custom.getNamespacedCustomObject({ group: "apps", version: "v1", namespace, plural, name })) as T;
+    } catch (error) {
+      if (notFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async function readWorkload(namespace: string, kind: WorkloadKind, name: string): Promise<Workload> {
+    const workload = await getRaw<Workload>(namespace, WORKLOAD_PLURALS[kind], name);
+    if (!workload) throw new PermanentFailure(`${ref(kind, name)} no longer exists`);
+    return workload;
   }
 
   async function patch(
@@ -82,7 +132,7 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
     kind: WorkloadKind,
     name: string,
     body: unknown,
-    options: ReturnType<typeof k8s.setHeaderOptions>,
+    options: PatchOptions,
     dryRun?: "All",
   ) {
     const params = { namespace, name, body, fieldManager: FIELD_MANAGER, ...(dryRun ? { dryRun } : {}) };
@@ -91,25 +141,31 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
     return apps.patchNamespacedDaemonSet(params, options);
   }
 
-  /** What to send for an attempt, or undefined when the live state already matches it. */
-  async function change(
-    namespace: string,
-    kind: WorkloadKind,
-    name: string,
-    desired: Desired,
-  ): Promise<
-    | { kind: "done"; message: string }
-    | { kind: "scale"; body: unknown; message: string }
-    | { kind: "patch"; body: unknown; options: ReturnType<typeof k8s.setHeaderOptions>; message: string }
-  > {
-    const target = `${kind.toLowerCase()}/${name}`;
+  /**
+   * The generation the write must find: the approved one (refused with a
+   * PermanentFailure here already if the live workload has moved on), else
+   * the one just read, which only guards the read-then-write race.
+   */
+  function generationToTest(kind: WorkloadKind, name: string, workload: Workload, desired: Desired): number {
+    const live = workload.metadata?.generation ?? 0;
+    if (desired.expectedGeneration !== undefined && live !== desired.expectedGeneration) {
+      throw new PermanentFailure(changedSinceApproval(kind, name, live, desired.expectedGeneration));
+    }
+    return desired.expectedGeneration ?? live;
+  }
+
+  async function change(namespace: string, kind: WorkloadKind, name: string, desired: Desired): Promise<Change> {
+    const target = ref(kind, name);
     switch (desired.type) {
       case "scale": {
         if (kind === "DaemonSet") throw new PermanentFailure(`${target} cannot be scaled`);
-        const scale =
-          kind === "Deployment"
-            ? await apps.readNamespacedDeploymentScale({ namespace, name })
-            : await apps.readNamespacedStatefulSetScale({ namespace, name });
+        const scale = await (kind === "Deployment"
+          ? apps.readNamespacedDeploymentScale({ namespace, name })
+          : apps.readNamespacedStatefulSetScale({ namespace, name })
+        ).catch((error) => {
+          if (notFound(error)) throw new PermanentFailure(`${target} no longer exists`);
+          throw error;
+        });
         const current = scale.spec?.replicas ?? 0;
         if (current === desired.replicas) return { kind: "done", message: `${target} has ${current} replicas` };
         if (current !== desired.expectedReplicas) {
@@ -128,31 +184,48 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         };
       }
       case "restart": {
-        const workload = await read(namespace, kind, name);
+        const workload = await readWorkload(namespace, kind, name);
         if (kind === "Deployment" && (workload as k8s.V1Deployment).spec?.paused)
           throw new PermanentFailure(`${target} is paused`);
-        if (workload.spec?.template?.metadata?.annotations?.[RESTARTED_AT] === desired.restartedAt) {
+        const metadata = workload.spec?.template?.metadata;
+        if (metadata?.annotations?.[RESTARTED_AT] === desired.restartedAt) {
           return { kind: "done", message: `${target} already restarted at ${desired.restartedAt}` };
         }
+        const generation = generationToTest(kind, name, workload, desired);
+        const set = !metadata
+          ? {
+              op: "add",
+              path: "/spec/template/metadata",
+              value: { annotations: { [RESTARTED_AT]: desired.restartedAt } },
+            }
+          : !metadata.annotations
+            ? { op: "add", path: "/spec/template/metadata/annotations", value: { [RESTARTED_AT]: desired.restartedAt } }
+            : {
+                op: "add",
+                path: `/spec/template/metadata/annotations/${pointer(RESTARTED_AT)}`,
+                value: desired.restartedAt,
+              };
         return {
           kind: "patch",
-          body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: desired.restartedAt } } } } },
-          options: strategic,
+          body: [{ op: "test", path: "/metadata/generation", value: generation }, set],
+          options: jsonPatch,
+          testedGeneration: generation,
           message: `restarted ${target} (${RESTARTED_AT}=${desired.restartedAt})`,
         };
       }
       case "rollbackDeployment": {
-        const deployment = (await read(namespace, kind, name)) as k8s.V1Deployment;
+        const deployment = (await readWorkload(namespace, kind, name)) as k8s.V1Deployment;
         if (deployment.spec?.paused) throw new PermanentFailure(`${target} is paused`);
-        const rs = await apps.readNamespacedReplicaSet({ namespace, name: desired.source ?? "" }).catch((error) => {
-          throw new PermanentFailure(
-            `ReplicaSet ${desired.source} of revision ${desired.toRevision} is gone: ${apiMessage(error)}`,
-          );
-        });
+        const rs = await getRaw<k8s.V1ReplicaSet>(namespace, "replicasets", desired.source ?? "");
+        if (!rs) throw new PermanentFailure(`ReplicaSet ${desired.source} of revision ${desired.toRevision} is gone`);
         const template = withoutHash(rs.spec?.template);
-        if (stableEqual(template, withoutHash(deployment.spec?.template))) {
+        if (sameTemplate(template, withoutHash(deployment.spec?.template))) {
           return { kind: "done", message: `${target} already runs the template of ReplicaSet ${desired.source}` };
         }
+        if (!controlledBy(deployment)(rs)) {
+          throw new PermanentFailure(`ReplicaSet ${desired.source} is no longer controlled by ${target}; not acting`);
+        }
+        const generation = generationToTest(kind, name, deployment, desired);
         // As kubectl: keep the Deployment's own annotations, take the rest from the ReplicaSet.
         const annotations: Record<string, string> = {};
         for (const [key, value] of Object.entries(deployment.metadata?.annotations ?? {})) {
@@ -164,30 +237,57 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         return {
           kind: "patch",
           body: [
+            { op: "test", path: "/metadata/generation", value: generation },
             { op: "replace", path: "/spec/template", value: template },
-            { op: "replace", path: "/metadata/annotations", value: annotations },
+            // "add" replaces an existing member, and also works when there is none.
+            { op: "add", path: "/metadata/annotations", value: annotations },
           ],
           options: jsonPatch,
+          testedGeneration: generation,
           message: `rolled ${target} back to revision ${desired.toRevision} (ReplicaSet ${desired.source})`,
         };
       }
       case "rollbackControllerRevision": {
-        const workload = await read(namespace, kind, name);
-        const revision = await apps
-          .readNamespacedControllerRevision({ namespace, name: desired.source ?? "" })
-          .catch((error) => {
-            throw new PermanentFailure(`ControllerRevision ${desired.source} is gone: ${apiMessage(error)}`);
-          });
-        const data = revision.data as { spec?: { template?: Record<string, unknown> } };
-        const { $patch: _directive, ...template } = data.spec?.template ?? {};
-        if (stableEqual(template, workload.spec?.template)) {
+        const workload = await readWorkload(namespace, kind, name);
+        const revision = await getRaw<k8s.V1ControllerRevision>(namespace, "controllerrevisions", desired.source ?? "");
+        if (!revision) throw new PermanentFailure(`ControllerRevision ${desired.source} is gone`);
+        const template = revisionTemplate(revision);
+        if (sameTemplate(template, workload.spec?.template)) {
           return { kind: "done", message: `${target} already runs the template of revision ${desired.toRevision}` };
         }
+        if (!controlledBy(workload)(revision)) {
+          throw new PermanentFailure(
+            `ControllerRevision ${desired.source} is no longer controlled by ${target}; not acting`,
+          );
+        }
+        const generation = generationToTest(kind, name, workload, desired);
+        const message = `rolled ${target} back to revision ${desired.toRevision} (ControllerRevision ${desired.source})`;
+        if (replacesTemplateOnly(revision.data)) {
+          // kubectl applies the revision's data as a strategic-merge patch; the
+          // controllers store it as {spec: {template: {..., $patch: replace}}},
+          // which replaces the template whole: the same as this JSON patch,
+          // which can also carry the precondition.
+          return {
+            kind: "patch",
+            body: [
+              { op: "test", path: "/metadata/generation", value: generation },
+              { op: "replace", path: "/spec/template", value: template },
+            ],
+            options: jsonPatch,
+            testedGeneration: generation,
+            message,
+          };
+        }
+        // Any other shape: kubectl's strategic-merge patch as is, guarded by
+        // the resourceVersion of the object just checked.
         return {
           kind: "patch",
-          body: revision.data,
+          body: {
+            ...(revision.data as Record<string, unknown>),
+            metadata: { resourceVersion: workload.metadata?.resourceVersion },
+          },
           options: strategic,
-          message: `rolled ${target} back to revision ${desired.toRevision} (ControllerRevision ${desired.source})`,
+          message,
         };
       }
     }
@@ -217,12 +317,32 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         await patch(namespace, kind, name, planned.body, planned.options, dryRun);
       }
     } catch (error) {
-      if (error instanceof k8s.ApiException && (error.code === 422 || error.code === 400 || error.code === 404)) {
+      if (!(error instanceof k8s.ApiException)) throw error;
+      if (error.code === 409 || error.code === 422) {
+        // A failed test operation (422), or a stale resourceVersion (409): has the workload moved on?
+        const expected = planned.kind === "patch" ? planned.testedGeneration : undefined;
+        const live =
+          expected !== undefined || error.code === 409 ? await liveGeneration(namespace, kind, name) : undefined;
+        if (expected !== undefined && live !== undefined && live !== expected) {
+          if (desired.expectedGeneration !== undefined) {
+            throw new PermanentFailure(changedSinceApproval(kind, name, live, desired.expectedGeneration));
+          }
+          throw new Error(`${ref(kind, name)} changed while acting (generation ${live}); will retry`);
+        }
+        if (error.code === 409)
+          throw new Error(`${ref(kind, name)} changed while acting: ${apiMessage(error)}; will retry`);
+      }
+      if (error.code === 422 || error.code === 400 || error.code === 404) {
         throw new PermanentFailure(`the API server refused: ${apiMessage(error)}`);
       }
       throw error;
     }
     return { changed: true, message: planned.message };
+  }
+
+  async function liveGeneration(namespace: string, kind: WorkloadKind, name: string): Promise<number | undefined> {
+    const workload = await getRaw<Workload>(namespace, WORKLOAD_PLURALS[kind], name).catch(() => undefined);
+    return workload?.metadata?.generation;
   }
 
   return {
@@ -239,4 +359,23 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
       }
     },
   };
+}
+
+const ref = (kind: string, name: string) => `${kind.toLowerCase()}/${name}`;
+
+const changedSinceApproval = (kind: string, name: string, live: number, approved: number) =>
+  `${ref(kind, name)} changed since the plan was approved (generation ${live}, approved at ${approved}); not acting`;
+
+/** Whether ControllerRevision data is the controllers' usual {spec: {template: {..., $patch: replace}}} and nothing else. */
+function replacesTemplateOnly(data: unknown): boolean {
+  const d = data as { spec?: { template?: { $patch?: unknown } } } | undefined;
+  return (
+    !!d &&
+    Object.keys(d).length === 1 &&
+    !!d.spec &&
+    Object.keys(d.spec).length === 1 &&
+    !!d.spec.template &&
+    typeof d.spec.template === "object" &&
+    d.spec.template.$patch === "replace"
+  );
 }

@@ -3,7 +3,7 @@ import type { ApprovalPolicySpec, HealingIntentSpec } from "../api/index.ts";
 import { evaluateIntent } from "./evaluate.ts";
 import { duplicateOf, intentId } from "./identity.ts";
 import { planAction } from "./plan.ts";
-import { policyCandidate, resolvePolicy } from "./policy.ts";
+import { type PolicyCandidate, policyCandidate, resolvePolicy } from "./policy.ts";
 import { matchesSelector } from "./selector.ts";
 
 const spec = (overrides: Partial<HealingIntentSpec> = {}): HealingIntentSpec => ({
@@ -142,7 +142,7 @@ describe("resolvePolicy", () => {
       "PolicyMatched",
     ],
   ] as const)("%s", (_name, candidates, winner, mode, reason) => {
-    const resolution = resolvePolicy(spec(), labels, [...candidates]);
+    const resolution = resolvePolicy(spec(), labels, [...candidates] as PolicyCandidate[]);
     expect(resolution.policy?.name).toBe(winner);
     expect(resolution.mode).toBe(mode);
     expect(resolution.reason).toBe(reason);

@@ -3,8 +3,10 @@
 // rollout undo, scale); the returned mutation is what a dry run validates and
 // what the licensed executor applies.
 import type * as k8s from "@kubernetes/client-node";
-import type { HealingIntentSpec, WorkloadKind } from "../api/index.ts";
+import type { HealingIntentSpec, LabelSelector, WorkloadKind } from "../api/index.ts";
 import { stableEqual } from "../lib/stable.ts";
+import { rfc3339 } from "../lib/time.ts";
+import { matchesSelector } from "./selector.ts";
 
 export type Workload = k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet;
 
@@ -20,13 +22,15 @@ export interface ObservedTarget {
 
 export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 export const DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision";
-// Annotations the Deployment controller owns; kubectl never copies them back.
+// Annotations a Deployment rollback keeps from the Deployment instead of
+// copying them from the ReplicaSet: kubectl's annotationsToSkip.
 export const DEPLOYMENT_OWNED_ANNOTATIONS = new Set([
   DEPLOYMENT_REVISION,
   "deployment.kubernetes.io/revision-history",
   "deployment.kubernetes.io/desired-replicas",
   "deployment.kubernetes.io/max-replicas",
   "kubectl.kubernetes.io/last-applied-configuration",
+  "deprecated.deployment.rollback.to",
 ]);
 
 export type Mutation =
@@ -59,6 +63,8 @@ export type Plan =
       template?: k8s.V1PodTemplateSpec;
       fromRevision?: number;
       toRevision?: number;
+      /** The workload's metadata.generation the plan was computed from (a write precondition). */
+      generation?: number;
     }
   | {
       ok: false;
@@ -73,6 +79,12 @@ export function planAction(spec: HealingIntentSpec, observed: ObservedTarget): P
   const workload = observed.workload;
   if (!workload)
     return { ok: false, reason: "TargetNotFound", message: `${target} does not exist in the intent's namespace` };
+  const plan = planFor(target, spec, observed, workload);
+  const generation = workload.metadata?.generation;
+  return plan.ok && generation !== undefined ? { ...plan, generation } : plan;
+}
+
+function planFor(target: string, spec: HealingIntentSpec, observed: ObservedTarget, workload: Workload): Plan {
   switch (spec.action) {
     case "scale":
       return planScale(target, observed.kind, workload, spec.parameters?.replicas ?? 0);
@@ -138,7 +150,7 @@ function planRestart(target: string, kind: WorkloadKind, workload: Workload): Pl
       },
     ],
     mutation: { type: "restart" },
-    template: withRestartedAt(workload.spec?.template ?? {}, "1970-01-01T00:00:00Z"),
+    template: withRestartedAt(workload.spec?.template ?? {}, rfc3339(new Date(0))),
   };
 }
 
@@ -148,9 +160,18 @@ export function withRestartedAt(template: k8s.V1PodTemplateSpec, at: string): k8
   return copy;
 }
 
-function ownedBy(owner: Workload) {
+/**
+ * kubectl's notion of a workload's history: the objects in its namespace that
+ * its label selector selects and whose controller reference (an owner
+ * reference with controller: true) is the workload (metav1.IsControlledBy).
+ */
+export function controlledBy(owner: Workload) {
+  const uid = owner.metadata?.uid;
+  const selector = owner.spec?.selector as LabelSelector | undefined;
   return (object: { metadata?: k8s.V1ObjectMeta }) =>
-    (object.metadata?.ownerReferences ?? []).some((o) => o.uid === owner.metadata?.uid && o.controller !== false);
+    uid !== undefined &&
+    (object.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === uid) &&
+    matchesSelector(selector, object.metadata?.labels ?? {});
 }
 
 export function withoutHash(template: k8s.V1PodTemplateSpec | undefined): k8s.V1PodTemplateSpec {
@@ -159,6 +180,24 @@ export function withoutHash(template: k8s.V1PodTemplateSpec | undefined): k8s.V1
     delete copy.metadata.labels["pod-template-hash"];
   }
   return copy;
+}
+
+/** A copy without null-valued fields: the API server treats null and absent alike (e.g. creationTimestamp: null). */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== null && v !== undefined)
+        .map(([k, v]) => [k, withoutNulls(v)]),
+    );
+  }
+  return value;
+}
+
+/** Whether two pod templates are the same, whatever the order of their keys and ignoring null-valued fields. */
+export function sameTemplate(a: unknown, b: unknown): boolean {
+  return stableEqual(withoutNulls(a ?? {}), withoutNulls(b ?? {}));
 }
 
 function images(template: k8s.V1PodTemplateSpec | undefined): string {
@@ -180,7 +219,7 @@ function imageChanges(from: k8s.V1PodTemplateSpec | undefined, to: k8s.V1PodTemp
       });
     }
   }
-  if (changes.length === 0 || JSON.stringify(stripImages(from)) !== JSON.stringify(stripImages(to))) {
+  if (changes.length === 0 || !sameTemplate(stripImages(from), stripImages(to))) {
     changes.push({ field: "spec.template", from: "current pod template", to: "pod template of the target revision" });
   }
   return changes;
@@ -192,9 +231,55 @@ function stripImages(template: k8s.V1PodTemplateSpec | undefined) {
   return copy;
 }
 
-function chooseRevision(current: number, available: number[], requested: number | undefined): number | undefined {
-  if (requested !== undefined) return available.includes(requested) ? requested : undefined;
-  return available.filter((r) => r < current).sort((a, b) => b - a)[0];
+/** Go's strconv.ParseInt, base 10: the revision annotation's number, or undefined when it is not one. */
+function parseRevision(value: string): number | undefined {
+  return /^[+-]?\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/** deploymentutil.Revision: a ReplicaSet without the annotation has revision 0; a malformed one has none. */
+export function replicaSetRevision(rs: { metadata?: k8s.V1ObjectMeta }): number | undefined {
+  const value = rs.metadata?.annotations?.[DEPLOYMENT_REVISION];
+  return value === undefined ? 0 : parseRevision(value);
+}
+
+/**
+ * kubectl's deploymentRevision: the ReplicaSet of the requested revision, or,
+ * when none is requested (0), the one with the second-highest revision among
+ * the owned ReplicaSets, whatever the Deployment's current revision is.
+ */
+export function chooseReplicaSet<T extends { metadata?: k8s.V1ObjectMeta }>(
+  owned: T[],
+  requested: number | undefined,
+): T | undefined {
+  let latest: { rs: T; revision: number } | undefined;
+  let previous: { rs: T; revision: number } | undefined;
+  for (const rs of owned) {
+    const revision = replicaSetRevision(rs);
+    if (revision === undefined) continue;
+    if (requested) {
+      if (revision === requested) return rs;
+    } else if (!latest || latest.revision < revision) {
+      previous = latest;
+      latest = { rs, revision };
+    } else if (!previous || previous.revision < revision) {
+      previous = { rs, revision };
+    }
+  }
+  return requested ? undefined : previous?.rs;
+}
+
+/**
+ * kubectl's findHistory: the ControllerRevision of the requested revision, or,
+ * when none is requested (0), the second to last of the owned ones sorted by
+ * revision.
+ */
+export function chooseControllerRevision<T extends { revision: number }>(
+  owned: T[],
+  requested: number | undefined,
+): T | undefined {
+  if (requested) return owned.find((r) => r.revision === requested);
+  if (owned.length <= 1) return undefined;
+  return [...owned].sort((a, b) => a.revision - b.revision)[owned.length - 2];
 }
 
 function planDeploymentRollback(
@@ -210,20 +295,32 @@ function planDeploymentRollback(
       message: `${target} is paused; resume it before rolling back (as kubectl rollout undo requires)`,
     };
   }
-  const owned = replicaSets.filter(ownedBy(deployment));
-  const revisionOf = (rs: k8s.V1ReplicaSet) => Number(rs.metadata?.annotations?.[DEPLOYMENT_REVISION] ?? "0");
-  const current = Number(deployment.metadata?.annotations?.[DEPLOYMENT_REVISION] ?? "0");
-  const available = owned.map(revisionOf).filter((r) => r > 0);
-  const toRevision = chooseRevision(current, available, requested);
-  if (toRevision === undefined) return revisionNotFound(target, current, available, requested);
-  const source = owned.find((rs) => revisionOf(rs) === toRevision) as k8s.V1ReplicaSet;
+  const owned = replicaSets.filter(controlledBy(deployment));
+  const current = parseRevision(deployment.metadata?.annotations?.[DEPLOYMENT_REVISION] ?? "0") ?? 0;
+  const source = chooseReplicaSet(owned, requested);
+  if (!source) {
+    return revisionNotFound(
+      target,
+      owned.map(replicaSetRevision).filter((r) => r !== undefined),
+      requested,
+    );
+  }
+  const toRevision = replicaSetRevision(source) ?? 0;
   const template = withoutHash(source.spec?.template);
   const annotations = Object.fromEntries(
     Object.entries(source.metadata?.annotations ?? {}).filter(([key]) => !DEPLOYMENT_OWNED_ANNOTATIONS.has(key)),
   );
+  const currentTemplate = withoutHash(deployment.spec?.template);
   return {
     ok: true,
-    ...describeRollback(target, current, withoutHash(deployment.spec?.template), toRevision, template),
+    ...describeRollback(
+      target,
+      current,
+      currentTemplate,
+      toRevision,
+      template,
+      sameTemplate(template, currentTemplate),
+    ),
     mutation: { type: "rollbackDeployment", template, annotations, toRevision, source: source.metadata?.name ?? "" },
     template,
     fromRevision: current,
@@ -238,50 +335,55 @@ function planRevisionRollback(
   revisions: k8s.V1ControllerRevision[],
   requested: number | undefined,
 ): Plan {
-  const owned = revisions.filter(ownedBy(workload)).sort((a, b) => a.revision - b.revision);
+  const owned = revisions.filter(controlledBy(workload)).sort((a, b) => a.revision - b.revision);
   const updateRevision = kind === "StatefulSet" ? (workload as k8s.V1StatefulSet).status?.updateRevision : undefined;
   const current =
     owned.find((r) => r.metadata?.name === updateRevision)?.revision ?? owned[owned.length - 1]?.revision ?? 0;
-  const toRevision = chooseRevision(
-    current,
-    owned.map((r) => r.revision),
-    requested,
-  );
-  if (toRevision === undefined) {
+  const source = chooseControllerRevision(owned, requested);
+  if (!source) {
     return revisionNotFound(
       target,
-      current,
       owned.map((r) => r.revision),
       requested,
     );
   }
-  const source = owned.find((r) => r.revision === toRevision) as k8s.V1ControllerRevision;
-  const data = (source.data ?? {}) as { spec?: { template?: k8s.V1PodTemplateSpec } };
-  const template = stripPatchDirectives(data.spec?.template);
+  const template = revisionTemplate(source);
   return {
     ok: true,
-    ...describeRollback(target, current, workload.spec?.template, toRevision, template),
+    ...describeRollback(
+      target,
+      current,
+      workload.spec?.template,
+      source.revision,
+      template,
+      sameTemplate(template, workload.spec?.template),
+    ),
     mutation: {
       type: "rollbackControllerRevision",
       data: source.data as Record<string, unknown>,
-      toRevision,
+      toRevision: source.revision,
       source: source.metadata?.name ?? "",
     },
     template,
     fromRevision: current,
-    toRevision,
+    toRevision: source.revision,
   };
 }
 
-function revisionNotFound(target: string, current: number, available: number[], requested: number | undefined): Plan {
+/** The pod template a ControllerRevision restores (its data is a strategic-merge patch that replaces spec.template). */
+export function revisionTemplate(revision: { data?: unknown }): k8s.V1PodTemplateSpec {
+  const data = (revision.data ?? {}) as { spec?: { template?: k8s.V1PodTemplateSpec } };
+  return stripPatchDirectives(data.spec?.template);
+}
+
+function revisionNotFound(target: string, available: number[], requested: number | undefined): Plan {
   const listed = [...available].sort((a, b) => a - b).join(", ") || "none";
   return {
     ok: false,
     reason: "RevisionNotFound",
-    message:
-      requested !== undefined
-        ? `${target} has no revision ${requested}; available: ${listed}`
-        : `${target} has no revision before ${current} to roll back to`,
+    message: requested
+      ? `${target} has no revision ${requested}; available: ${listed}`
+      : `${target} has no previous revision to roll back to (revisions: ${listed})`,
   };
 }
 
@@ -291,8 +393,8 @@ function describeRollback(
   currentTemplate: k8s.V1PodTemplateSpec | undefined,
   toRevision: number,
   template: k8s.V1PodTemplateSpec,
+  noop: boolean,
 ): { noop: boolean; summary: string; changes: FieldChange[] } {
-  const noop = stableEqual(withoutHash(template), withoutHash(currentTemplate));
   return {
     noop,
     summary: noop
