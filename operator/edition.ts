@@ -4,10 +4,21 @@
 // license has been verified. A test walks the static import graph from
 // main.ts to prove no OSS path reaches it.
 import type * as k8s from "@kubernetes/client-node";
-import type { Desired, Executor } from "./executor/executor.ts";
+import type { Desired } from "./api/index.ts";
+import type { Executor } from "./executor/executor.ts";
 import type { Edition } from "./intent/evaluate.ts";
-import type { Plan } from "./intent/plan.ts";
-import { type DryRunner, podTemplateDryRunner } from "./kube/gateway.ts";
+import type { ObservedTarget, Plan } from "./intent/plan.ts";
+import { type DryRunResult, podTemplateDryRunner } from "./kube/gateway.ts";
+
+/** Validates a plan's change with the API server without applying it. */
+export interface DryRunner {
+  dryRun(
+    namespace: string,
+    target: ObservedTarget,
+    plan: Extract<Plan, { ok: true }>,
+    intentName: string,
+  ): Promise<DryRunResult>;
+}
 
 export interface EditionWiring {
   edition: Edition;
@@ -18,7 +29,14 @@ export interface EditionWiring {
 }
 
 export function wireOssEdition(kc: k8s.KubeConfig): EditionWiring {
-  return { edition: "oss", dryRunner: podTemplateDryRunner(kc), executor: undefined };
+  const dryRunTemplate = podTemplateDryRunner(kc);
+  return {
+    edition: "oss",
+    dryRunner: {
+      dryRun: (namespace, _target, plan, intentName) => dryRunTemplate(namespace, plan.template, intentName),
+    },
+    executor: undefined,
+  };
 }
 
 /** Only called with a verified license. */

@@ -65,7 +65,6 @@ async function main(): Promise<void> {
 
   // --- informers: handlers only enqueue keys.
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const apps = kc.makeApiClient(k8s.AppsV1Api);
   const ns = config.watchNamespace;
   const customPath = (plural: string) => `/apis/${GROUP}/${VERSION}${ns ? `/namespaces/${ns}` : ""}/${plural}`;
   const listCustom =
@@ -93,28 +92,19 @@ async function main(): Promise<void> {
   );
   const plans = informer<ArfObject>("rollbackplans", customPath("rollbackplans"), listCustom("rollbackplans"));
   type AnyWorkload = k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet;
+  // Workloads are listed as raw JSON (as watch events arrive): client-node's typed
+  // lists drop fields its models do not know, and plans and digests must see what
+  // a live read sees.
+  const listWorkloads = (plural: string) => () =>
+    (ns
+      ? custom.listNamespacedCustomObject({ group: "apps", version: "v1", namespace: ns, plural })
+      : custom.listClusterCustomObject({ group: "apps", version: "v1", plural })) as Promise<
+      k8s.KubernetesListObject<AnyWorkload>
+    >;
   const workloads: Record<WorkloadKind, ResilientInformer<AnyWorkload>> = {
-    Deployment: informer<AnyWorkload>("deployments", appsPath("deployments"), () =>
-      ns
-        ? apps.listNamespacedDeployment({ namespace: ns })
-        : (apps.listDeploymentForAllNamespaces() as Promise<k8s.KubernetesListObject<AnyWorkload>>),
-    ),
-    StatefulSet: informer<AnyWorkload>(
-      "statefulsets",
-      appsPath("statefulsets"),
-      () =>
-        (ns ? apps.listNamespacedStatefulSet({ namespace: ns }) : apps.listStatefulSetForAllNamespaces()) as Promise<
-          k8s.KubernetesListObject<AnyWorkload>
-        >,
-    ),
-    DaemonSet: informer<AnyWorkload>(
-      "daemonsets",
-      appsPath("daemonsets"),
-      () =>
-        (ns ? apps.listNamespacedDaemonSet({ namespace: ns }) : apps.listDaemonSetForAllNamespaces()) as Promise<
-          k8s.KubernetesListObject<AnyWorkload>
-        >,
-    ),
+    Deployment: informer<AnyWorkload>("deployments", appsPath("deployments"), listWorkloads("deployments")),
+    StatefulSet: informer<AnyWorkload>("statefulsets", appsPath("statefulsets"), listWorkloads("statefulsets")),
+    DaemonSet: informer<AnyWorkload>("daemonsets", appsPath("daemonsets"), listWorkloads("daemonsets")),
   };
   const allInformers = [intents, policies, plans, ...Object.values(workloads)];
 

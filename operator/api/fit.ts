@@ -25,15 +25,16 @@ export function fitToSchema<T>(schema: z.ZodType<T>, value: unknown, what: strin
       const max = Number(issue.maximum);
       const parentPath = issue.path.slice(0, -1);
       const key = issue.path[issue.path.length - 1];
-      const parent = parentPath.reduce<any>((node, part) => node?.[part as never], current);
+      type Node = Record<PropertyKey, unknown> | undefined;
+      const parent = parentPath.reduce<Node>((node, part) => node?.[part] as Node, current as Node);
       if (parent === undefined || key === undefined) continue;
-      const field = parent[key as never] as unknown;
+      const field = parent[key];
       if (issue.origin === "string" && typeof field === "string") {
         const keep = Math.max(0, max - TRUNCATION_MARKER.length);
-        parent[key as never] = (field.slice(0, keep) + TRUNCATION_MARKER).slice(0, max) as never;
+        parent[key] = (field.slice(0, keep) + TRUNCATION_MARKER).slice(0, max);
         fixed = true;
       } else if (issue.origin === "array" && Array.isArray(field)) {
-        parent[key as never] = field.slice(-max) as never;
+        parent[key] = field.slice(-max);
         fixed = true;
       }
       if (fixed) truncated.push(formatPath(issue.path, what));

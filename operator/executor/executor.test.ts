@@ -4,8 +4,9 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Desired } from "../api/index.ts";
 import type { Plan } from "../intent/plan.ts";
-import { createExecutor, type Desired, desiredFromPlan, type Executor, PermanentFailure } from "./executor.ts";
+import { createExecutor, desiredFromPlan, type Executor, PermanentFailure } from "./executor.ts";
 
 interface Request {
   method: string;

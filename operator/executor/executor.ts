@@ -9,7 +9,7 @@
 // through the typed AppsV1Api, whose model classes drop fields they do not
 // know: a rollback must restore the revision's template whole.
 import * as k8s from "@kubernetes/client-node";
-import type { WorkloadKind } from "../api/index.ts";
+import type { Desired, WorkloadKind } from "../api/index.ts";
 import type { DryRunResult } from "../intent/evaluate.ts";
 import {
   controlledBy,
@@ -22,26 +22,10 @@ import {
   withoutHash,
 } from "../intent/plan.ts";
 import { apiMessage, WORKLOAD_PLURALS } from "../kube/gateway.ts";
+import { FIELD_MANAGER } from "../kube/names.ts";
 import { rfc3339 } from "../lib/time.ts";
 
-export const FIELD_MANAGER = "arf-operator";
-
-export interface Desired {
-  type: "scale" | "restart" | "rollbackDeployment" | "rollbackControllerRevision";
-  replicas?: number;
-  expectedReplicas?: number;
-  /**
-   * The workload's metadata.generation when the plan was computed (spec
-   * changes bump it, status updates do not). A restart or rollback sends a
-   * JSON patch whose first operation tests it, so the API server refuses the
-   * write if the workload's spec changed since; that ends the attempt Failed.
-   */
-  expectedGeneration?: number;
-  restartedAt?: string;
-  source?: string;
-  fromRevision?: number;
-  toRevision?: number;
-}
+export { FIELD_MANAGER };
 
 /**
  * Fixes what an attempt will do, from the plan and the attempt's start time.

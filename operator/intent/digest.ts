@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { HealingIntentSpec } from "../api/index.ts";
 import { stableStringify } from "../lib/stable.ts";
-import { type Plan, type Workload, withoutHash } from "./plan.ts";
+import { type Plan, type Workload, withoutHash, withoutNulls } from "./plan.ts";
 
 export function planDigest(
   namespace: string,
@@ -18,9 +18,10 @@ export function planDigest(
     namespace,
     action: spec.action,
     target: spec.target,
-    mutation: plan.mutation,
+    // Null-valued fields are dropped: a cached object and a live read must give the same digest.
+    mutation: withoutNulls(plan.mutation),
     // A scale is about replica counts (in the mutation); every other action replaces or rolls the pod template.
-    from: plan.mutation.type === "scale" ? undefined : withoutHash(workload.spec?.template),
+    from: plan.mutation.type === "scale" ? undefined : withoutNulls(withoutHash(workload.spec?.template)),
   });
   return `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
 }

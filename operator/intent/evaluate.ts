@@ -4,6 +4,7 @@
 // inputs and writes the output.
 import type { Condition, HealingIntentStatus, IntentPhase, PolicyDecision, Recommendation } from "../api/index.ts";
 import type { FieldProblem } from "../api/validate.ts";
+import type { DryRunResult } from "../kube/gateway.ts";
 import { type ConditionInput, setConditions } from "../lib/conditions.ts";
 import { stableEqual } from "../lib/stable.ts";
 import { rfc3339 } from "../lib/time.ts";
@@ -13,10 +14,7 @@ import type { PolicyResolution } from "./policy.ts";
 
 export type Edition = "oss" | "licensed";
 
-export interface DryRunResult {
-  validated: boolean;
-  message?: string;
-}
+export type { DryRunResult } from "../kube/gateway.ts";
 
 export interface IntentObservation {
   generation: number;

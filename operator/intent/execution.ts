@@ -274,7 +274,7 @@ async function perform(
 ): Promise<ReconcileResult | undefined> {
   const record = stored.record as ActionRecord;
   const { intent, spec, log } = attempt;
-  const { namespace = "", name = "" } = intent.metadata ?? {};
+  const namespace = intent.metadata?.namespace ?? "";
   const executor = wiring.executor;
   if (!executor) return { requeueAfterMs: 30_000 };
   let outcome: { ok: boolean; message: string; changed: boolean };

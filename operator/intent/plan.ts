@@ -183,7 +183,8 @@ export function withoutHash(template: k8s.V1PodTemplateSpec | undefined): k8s.V1
 }
 
 /** A copy without null-valued fields: the API server treats null and absent alike (e.g. creationTimestamp: null). */
-function withoutNulls(value: unknown): unknown {
+/** A value without null-valued fields (client libraries and the API server differ on them). */
+export function withoutNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutNulls);
   if (value && typeof value === "object" && !(value instanceof Date)) {
     return Object.fromEntries(

@@ -4,8 +4,6 @@ import * as k8s from "@kubernetes/client-node";
 import { CRD_DEFINITIONS } from "../api/crds.ts";
 import { fitToSchema } from "../api/fit.ts";
 import { API_VERSION, GROUP, VERSION, type WorkloadKind } from "../api/index.ts";
-import type { DryRunResult } from "../intent/evaluate.ts";
-import type { ObservedTarget, Plan } from "../intent/plan.ts";
 
 export interface ObjectRef {
   kind: string;
@@ -41,13 +39,10 @@ export interface RevisionReader {
   controllerRevisions(namespace: string): Promise<k8s.V1ControllerRevision[]>;
 }
 
-export interface DryRunner {
-  dryRun(
-    namespace: string,
-    target: ObservedTarget,
-    plan: Extract<Plan, { ok: true }>,
-    intentName: string,
-  ): Promise<DryRunResult>;
+/** What a server-side dry run of a change said. */
+export interface DryRunResult {
+  validated: boolean;
+  message?: string;
 }
 
 /** Someone wrote the object since it was read: routine under optimistic concurrency; retry. */
@@ -168,31 +163,28 @@ export function apiMessage(error: unknown): string {
  * produce through a dry-run create of an (inert) PodTemplate instead; a scale
  * changes no template and is checked against the observed workload only.
  */
-export function podTemplateDryRunner(kc: k8s.KubeConfig): DryRunner {
+export function podTemplateDryRunner(
+  kc: k8s.KubeConfig,
+): (namespace: string, template: k8s.V1PodTemplateSpec | undefined, intentName: string) => Promise<DryRunResult> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  return {
-    async dryRun(namespace, _target, plan, intentName) {
-      if (!plan.template) {
-        return {
-          validated: false,
-          message:
-            "not dry-run: the API server can dry-run a scale only for a client with write access to the workload, which the OSS edition does not have",
-        };
-      }
-      try {
-        await core.createNamespacedPodTemplate({
-          namespace,
-          dryRun: "All",
-          body: { metadata: { name: `arf-dry-run-${intentName}`.slice(0, 253) }, template: plan.template },
-        });
-        return {
-          validated: true,
-          message: "pod template accepted by the API server (dry-run create of a PodTemplate)",
-        };
-      } catch (error) {
-        return { validated: false, message: `rejected: ${apiMessage(error)}` };
-      }
-    },
+  return async (namespace, template, intentName) => {
+    if (!template) {
+      return {
+        validated: false,
+        message:
+          "not dry-run: the API server can dry-run a scale only for a client with write access to the workload, which the OSS edition does not have",
+      };
+    }
+    try {
+      await core.createNamespacedPodTemplate({
+        namespace,
+        dryRun: "All",
+        body: { metadata: { name: `arf-dry-run-${intentName}`.slice(0, 253) }, template },
+      });
+      return { validated: true, message: "pod template accepted by the API server (dry-run create of a PodTemplate)" };
+    } catch (error) {
+      return { validated: false, message: `rejected: ${apiMessage(error)}` };
+    }
   };
 }
 

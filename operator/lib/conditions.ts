@@ -2,6 +2,7 @@
 // changes only when status changes, so re-reconciling settled state never
 // makes a condition flap.
 import type { Condition } from "../api/index.ts";
+import { rfc3339 } from "./time.ts";
 
 export type ConditionInput = Pick<Condition, "type" | "status" | "reason" | "message">;
 
@@ -17,8 +18,7 @@ export function setConditions(
     result.set(update.type, {
       ...update,
       observedGeneration: generation,
-      lastTransitionTime:
-        old && old.status === update.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+      lastTransitionTime: old && old.status === update.status ? old.lastTransitionTime : rfc3339(now),
     });
   }
   return [...result.values()];
