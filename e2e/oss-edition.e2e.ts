@@ -16,6 +16,7 @@ import {
   kubectl,
   readAuditEvents,
 } from "./support/kube.ts";
+import { withLooseSpec } from "./support/loose-crd.ts";
 import {
   condition,
   createArf,
@@ -222,24 +223,36 @@ describe("policy changes", () => {
     expect(restart.status.decision.mode).toBe("autonomous");
   });
 
-  it("reports an invalid policy field by field, and ignores it for intents", async () => {
-    await createArf("approvalpolicies", ns, {
-      apiVersion: "arf.dev/v1alpha1",
-      kind: "ApprovalPolicy",
-      metadata: { name: "bad-cron" },
-      // Five fields, so the CRD's pattern accepts it; minute 61 is no schedule.
-      spec: { mode: "autonomous", freezeWindows: [{ name: "never", schedule: "61 * * * *", duration: "1h" }] },
-    });
+  it("reports an invalid policy field by field, and blocks the intents it could govern (fail closed)", async () => {
+    // Minute 61 is no schedule: the CRD refuses it today, so it arrives as data from an older, looser CRD.
+    await withLooseSpec("approvalpolicies", ns, () =>
+      createArf("approvalpolicies", ns, {
+        apiVersion: "arf.dev/v1alpha1",
+        kind: "ApprovalPolicy",
+        metadata: { name: "bad-cron" },
+        spec: { mode: "autonomous", freezeWindows: [{ name: "never", schedule: "61 * * * *", duration: "1h" }] },
+      }),
+    );
     const policy = await eventually("bad-cron to be judged", async () => {
       const p = await getArf("approvalpolicies", ns, "bad-cron");
       return condition(p, "Ready") ? p : undefined;
     });
     expect(condition(policy, "Ready")).toMatchObject({ status: "False", reason: "InvalidSpec" });
     expect(condition(policy, "Ready").message).toContain("spec.freezeWindows[0].schedule");
-    const intent = await intentWhere(ns, "scale-cache", "mentions the invalid policy", (i) =>
+    const intent = await intentWhere(ns, "scale-cache", "blocked by the invalid policy", (i) =>
       String(condition(i, "PolicyResolved")?.message).includes("bad-cron is invalid"),
     );
-    expect(intent.status.decision.mode).toBe("advisory");
+    expect(condition(intent, "PolicyResolved")).toMatchObject({ status: "False", reason: "PolicyInvalid" });
+    expect(condition(intent, "PolicyResolved").message).toContain("spec.freezeWindows[0].schedule");
+    expect(intent.status.decision.verdict).toBe("Refuse");
+    await clientsFor("admin").custom.deleteNamespacedCustomObject({
+      group: "arf.dev",
+      version: "v1alpha1",
+      namespace: ns,
+      plural: "approvalpolicies",
+      name: "bad-cron",
+    });
+    await intentWhere(ns, "scale-cache", "unblocked", (i) => condition(i, "PolicyResolved")?.status === "True");
   });
 });
 

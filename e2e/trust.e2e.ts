@@ -21,6 +21,7 @@ import {
   readAuditEvents,
   type TestUser,
 } from "./support/kube.ts";
+import { withLooseSpec } from "./support/loose-crd.ts";
 import {
   condition,
   createArf,
@@ -189,6 +190,42 @@ describe("intents go stale", () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect((await getArf("healingintents", ns, "frozen-restart")).status.phase).toBe("Expired");
     expect(workloadWrites(since, ns)).toEqual([]);
+  });
+});
+
+describe("fail closed on broken policy", () => {
+  it("an invalid strict policy blocks intents it could govern, instead of a looser catch-all governing them", async () => {
+    const ns = await namespace("e2e-broken");
+    await createArf("approvalpolicies", ns, policy("catch-all", { mode: "autonomous" }));
+    // A typo in a strict approval policy for restarts (it arrives past an older, looser CRD).
+    await withLooseSpec("approvalpolicies", ns, () =>
+      createArf(
+        "approvalpolicies",
+        ns,
+        policy("strict-restarts", {
+          mode: "approval",
+          selector: { actions: ["restart"] },
+          approvers: { users: ["alice"] },
+          approvalTTL: "1 hour",
+        }),
+      ),
+    );
+    const since = Date.now();
+    await createArf("healingintents", ns, intentBody("restart-web", "restart", "Deployment", "web"));
+    const blocked = await intentWhere(ns, "restart-web", "blocked", (i) => i.status?.phase === "Refused");
+    expect(condition(blocked, "PolicyResolved")).toMatchObject({ status: "False", reason: "PolicyInvalid" });
+    expect(condition(blocked, "PolicyResolved").message).toContain(
+      "ApprovalPolicy strict-restarts is invalid (spec.approvalTTL",
+    );
+    // A scale is not selected by the broken policy: the catch-all governs it.
+    await createArf(
+      "healingintents",
+      ns,
+      intentBody("scale-web", "scale", "Deployment", "web", { parameters: { replicas: 3 } }),
+    );
+    await intentWhere(ns, "scale-web", "executed", (i) => i.status?.phase === "Succeeded");
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(workloadWrites(since, ns).map((w) => w.objectRef?.subresource)).toEqual(["scale"]);
   });
 });
 

@@ -50,8 +50,11 @@ export interface ActionLedger {
   create(record: ActionRecord): Promise<{ created: boolean; stored: StoredActionRecord }>;
   /** Replaces the record; fails on a concurrent change. */
   update(stored: StoredActionRecord, record: ActionRecord): Promise<StoredActionRecord>;
-  /** When each recorded attempt on one target started (an unreadable record counts from its creation). */
-  actionsOn(namespace: string, kind: WorkloadKind, name: string): Promise<Date[]>;
+  /**
+   * When each recorded attempt on one target started, except the given
+   * proposal's own (an unreadable record counts, from its creation).
+   */
+  actionsOn(namespace: string, kind: WorkloadKind, name: string, exceptIntentId?: string): Promise<Date[]>;
 }
 
 export const recordName = (intentId: string) => `arf-action-${intentId}`;
@@ -132,16 +135,18 @@ export function kubeActionLedger(kc: k8s.KubeConfig, namespace: string): ActionL
         }),
       );
     },
-    async actionsOn(targetNamespace, kind, name) {
+    async actionsOn(targetNamespace, kind, name, exceptIntentId) {
       const list = await core.listNamespacedConfigMap({
         namespace,
         labelSelector: `${RECORD_LABEL}=true,${TARGET_LABEL}=${targetLabel(targetNamespace, kind, name)}`,
       });
-      return list.items.map((item) => {
+      return list.items.flatMap((item) => {
         const record = parseStored(item).record;
+        // Its own record (left by a reconcile that stopped before acting) must not rate-limit its resumption.
+        if (exceptIntentId && item.metadata?.name === recordName(exceptIntentId)) return [];
         // Fail closed: a record that cannot be read still counts as an action, from when it was made.
         const at = record?.startedAt ?? item.metadata?.creationTimestamp;
-        return at ? new Date(at) : new Date();
+        return [at ? new Date(at) : new Date()];
       });
     },
   };

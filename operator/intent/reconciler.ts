@@ -216,7 +216,7 @@ async function gather(
   const rateLimited = governed && policy.policy?.spec.limits?.rateLimit !== undefined;
   const [recentActions, admission] = await Promise.all([
     rateLimited && source === "live" && deps.execution
-      ? deps.execution.ledger.actionsOn(namespace, spec.target.kind, spec.target.name)
+      ? deps.execution.ledger.actionsOn(namespace, spec.target.kind, spec.target.name, id)
       : Promise.resolve([]),
     governed && policy.mode === "approval" && deps.admission
       ? deps.admission(source === "live").then(({ policy: p, binding: b }) => judgeAdmission(p, b))
