@@ -59,6 +59,17 @@ describe("the Helm chart", () => {
     expect(String(failure.stderr)).toContain('edition must be oss or licensed, not "enterprise"');
   });
 
+  it("ships the approvals admission policy and its Deny binding as templates, so helm upgrade updates them", async () => {
+    for (const edition of ["oss", "licensed"]) {
+      const docs = await render(edition);
+      const policy = docs.find((d) => d.kind === "ValidatingAdmissionPolicy");
+      const binding = docs.find((d) => d.kind === "ValidatingAdmissionPolicyBinding");
+      expect(policy?.metadata.name).toBe("healingintent-approvals.arf.dev");
+      expect(policy?.spec.failurePolicy).toBe("Fail");
+      expect(binding?.spec.validationActions).toEqual(["Deny"]);
+    }
+  });
+
   it("gives the OSS edition no write verb on any workload, and the licensed edition only what it needs", async () => {
     const writesOnWorkloads = (docs: any[]) =>
       docs
@@ -85,7 +96,19 @@ describe("the Helm chart", () => {
       const ns = `arf-helm-${edition}`;
       const release = `helm-${edition}`;
       releases.push([release, ns]);
-      await helm(["install", release, chart, "--namespace", ns, "--create-namespace", "--set", `edition=${edition}`]);
+      // The suite's cluster already has the admission policy from crds/ (cluster-scoped, one owner).
+      await helm([
+        "install",
+        release,
+        chart,
+        "--namespace",
+        ns,
+        "--create-namespace",
+        "--set",
+        `edition=${edition}`,
+        "--set",
+        "admissionPolicy.install=false",
+      ]);
       const { apps, core } = clientsFor("admin");
       const deployment = await eventually(
         "the operator Deployment to be Available",

@@ -22,6 +22,10 @@ export function renderManifestFiles(): Map<string, string> {
 /** The chart's generated files, relative to the chart: CRDs in crds/, the admission policy as a template. */
 export function renderChartFiles(): Map<string, string> {
   const files = new Map([...renderCrdFiles()].map(([file, text]) => [`crds/${file}`, text]));
-  files.set("templates/admission.yaml", admissionText());
+  // Cluster-scoped: exactly one release (or crds/ applied with kubectl) may own it.
+  files.set(
+    "templates/admission.yaml",
+    `{{- if .Values.admissionPolicy.install }}\n${admissionText()}{{- end }}\n`,
+  );
   return files;
 }
