@@ -120,23 +120,29 @@ describe("update rules", () => {
     expect(replicas.message).toContain("spec.parameters: Invalid value");
   });
 
-  it("lets approvals be appended but never removed or changed", async () => {
-    // Admission lets a user add only their own approval, so the admin approves as itself.
+  it("lets approvers add or renew their own decision, never remove one or undo a rejection", async () => {
+    // Admission lets a user add or change only their own approval, so the admin approves as itself.
     await patch("web-scale-out", [
       { op: "add", path: "/spec/approvals", value: [{ user: "arf-admin", decision: "approve" }] },
     ]);
     const removed = await apiFailure(patch("web-scale-out", [{ op: "remove", path: "/spec/approvals/0" }]));
     expect(removed.message).toContain("spec.approvals");
-    expect(removed.message).toContain("append-only");
-    const flipped = await apiFailure(
-      patch("web-scale-out", [{ op: "replace", path: "/spec/approvals/0/decision", value: "reject" }]),
+    expect(removed.message).toContain("approvals cannot be removed");
+    // Renewing one's own approval (for a new plan) and turning it into a rejection are allowed...
+    await patch("web-scale-out", [
+      { op: "add", path: "/spec/approvals/0/planDigest", value: `sha256:${"c".repeat(64)}` },
+    ]);
+    await patch("web-scale-out", [{ op: "replace", path: "/spec/approvals/0/decision", value: "reject" }]);
+    // ...undoing a rejection is not.
+    const undone = await apiFailure(
+      patch("web-scale-out", [{ op: "replace", path: "/spec/approvals/0/decision", value: "approve" }]),
     );
-    expect(flipped.message).toContain("append-only");
+    expect(undone.message).toContain("a rejection cannot be changed");
     const forged = await apiFailure(
       patch("web-scale-out", [{ op: "add", path: "/spec/approvals/-", value: { user: "alice", decision: "approve" } }]),
     );
     expect(forged.code).toBe(403);
-    expect(forged.message).toContain("a new approval must name the user who adds it, arf-admin");
+    expect(forged.message).toContain("a new or changed approval must name the user who writes it, arf-admin");
   });
 
   it("ignores status in spec writes: status belongs to the status subresource", async () => {

@@ -56,6 +56,10 @@ export const INVALID_CASES: InvalidCase[] = [
   variant("hi-missing-incident", "spec.incidentId", "HealingIntent", (s) => delete s.incidentId),
   variant("hi-long-incident", "spec.incidentId", "HealingIntent", (s) => (s.incidentId = "I".repeat(129))),
   variant("hi-detected-at-not-a-time", "spec.detectedAt", "HealingIntent", (s) => (s.detectedAt = "yesterday")),
+  // The API server's date-time format alone takes a lowercase t and z.
+  variant("hi-detected-at-lowercase", "spec.detectedAt", "HealingIntent", (s) => {
+    s.detectedAt = "2026-01-01t00:00:00z";
+  }),
   variant("hi-source-type-unknown", "spec.source.type", "HealingIntent", (s) => (s.source.type = "robot")),
   variant("hi-approval-decision-unknown", "spec.approvals[0].decision", "HealingIntent", (s) => {
     s.approvals = [{ user: "alice", decision: "maybe" }];
@@ -100,6 +104,91 @@ export const INVALID_CASES: InvalidCase[] = [
   variant("ap-rate-limit-zero", "spec.limits.rateLimit.maxActions", "ApprovalPolicy", (s) => {
     s.limits.rateLimit.maxActions = 0;
   }),
+  // Durations: positive, at most a year, and never beyond what CEL's duration() can hold.
+  variant("ap-ttl-overflows", "spec.approvalTTL", "ApprovalPolicy", (s) => (s.approvalTTL = "99999999999h")),
+  variant("ap-ttl-over-a-year", "spec.approvalTTL", "ApprovalPolicy", (s) => (s.approvalTTL = "9000h")),
+  variant("ap-freeze-duration-zero", "spec.freezeWindows[0].duration", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].duration = "0s";
+  }),
+  variant("ap-rate-window-overflows", "spec.limits.rateLimit.window", "ApprovalPolicy", (s) => {
+    s.limits.rateLimit.window = "9999999999h";
+  }),
+  variant(
+    "ap-defaults-interval-units-reversed",
+    "spec.rollbackPlanDefaults.autoRollback.checkInterval",
+    "ApprovalPolicy",
+    (s) => {
+      s.rollbackPlanDefaults.autoRollback.checkInterval = "30s1m";
+    },
+  ),
+  // Cron schedules: what cron-parser, which the operator runs, would refuse.
+  variant("ap-freeze-minute-60", "spec.freezeWindows[0].schedule", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].schedule = "60 17 * * 5";
+  }),
+  variant("ap-freeze-february-31", "spec.freezeWindows[0].schedule", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].schedule = "0 0 31 2 *";
+  }),
+  variant("ap-freeze-february-30", "spec.freezeWindows[0].schedule", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].schedule = "0 0 30 FEB *";
+  }),
+  variant("ap-freeze-range-backwards", "spec.freezeWindows[0].schedule", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].schedule = "0 17 * * FRI-MON";
+  }),
+  variant("ap-freeze-sunday-twice", "spec.freezeWindows[0].schedule", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].schedule = "0 17 * * 0,7";
+  }),
+  // Time zones: only names both the API server (Go) and the operator (Node) know.
+  variant("ap-freeze-unknown-zone", "spec.freezeWindows[0].timeZone", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].timeZone = "Mars/Olympus";
+  }),
+  variant("ap-freeze-zone-wrong-case", "spec.freezeWindows[0].timeZone", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].timeZone = "Europe/BERLIN";
+  }),
+  variant("ap-freeze-zone-offset", "spec.freezeWindows[0].timeZone", "ApprovalPolicy", (s) => {
+    s.freezeWindows[0].timeZone = "+05:00";
+  }),
+  // Label selectors as Kubernetes validates them.
+  variant(
+    "ap-selector-exists-with-values",
+    "spec.selector.targetSelector.matchExpressions[0].values",
+    "ApprovalPolicy",
+    (s) => {
+      s.selector.targetSelector.matchExpressions = [{ key: "tier", operator: "Exists", values: ["front"] }];
+    },
+  ),
+  variant(
+    "ap-selector-in-without-values",
+    "spec.selector.targetSelector.matchExpressions[0].values",
+    "ApprovalPolicy",
+    (s) => {
+      s.selector.targetSelector.matchExpressions = [{ key: "tier", operator: "In" }];
+    },
+  ),
+  variant("ap-selector-bad-key", "spec.selector.targetSelector.matchExpressions[0].key", "ApprovalPolicy", (s) => {
+    s.selector.targetSelector.matchExpressions = [{ key: "tier/", operator: "Exists" }];
+  }),
+  variant(
+    "ap-selector-key-prefix-too-long",
+    "spec.selector.targetSelector.matchExpressions[0].key",
+    "ApprovalPolicy",
+    (s) => {
+      s.selector.targetSelector.matchExpressions = [{ key: `${"p".repeat(254)}/tier`, operator: "Exists" }];
+    },
+  ),
+  variant(
+    "ap-selector-bad-value",
+    "spec.selector.targetSelector.matchExpressions[0].values[0]",
+    "ApprovalPolicy",
+    (s) => {
+      s.selector.targetSelector.matchExpressions = [{ key: "tier", operator: "In", values: ["front end"] }];
+    },
+  ),
+  variant("ap-selector-bad-label-key", "spec.selector.targetSelector.matchLabels", "ApprovalPolicy", (s) => {
+    s.selector.targetSelector.matchLabels = { "-tier": "frontend" };
+  }),
+  variant("ap-selector-bad-label-value", "spec.selector.targetSelector.matchLabels.tier", "ApprovalPolicy", (s) => {
+    s.selector.targetSelector.matchLabels.tier = "-frontend";
+  }),
   // RollbackPlan
   variant("rbp-interval-not-shorter", "spec.autoRollback.checkInterval", "RollbackPlan", (s) => {
     s.autoRollback.checkInterval = "10m";
@@ -119,5 +208,13 @@ export const INVALID_CASES: InvalidCase[] = [
   variant("rbp-missing-target", "spec.target", "RollbackPlan", (s) => delete s.target),
   variant("rbp-query-name-invalid", "spec.healthChecks.prometheus.queries[0].name", "RollbackPlan", (s) => {
     s.healthChecks.prometheus.queries[0].name = "Error Ratio";
+  }),
+  variant("rbp-duration-zero", "spec.autoRollback.duration", "RollbackPlan", (s) => (s.autoRollback.duration = "0s")),
+  // Malformed, the duration is named itself, with no conversion error from the rule comparing it with checkInterval.
+  variant("rbp-duration-overflows", "spec.autoRollback.duration", "RollbackPlan", (s) => {
+    s.autoRollback.duration = "9999999999h";
+  }),
+  variant("rbp-interval-units-reversed", "spec.autoRollback.checkInterval", "RollbackPlan", (s) => {
+    s.autoRollback.checkInterval = "30s1m";
   }),
 ];

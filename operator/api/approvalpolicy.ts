@@ -1,8 +1,16 @@
 // ApprovalPolicy: which HealingIntents in a namespace may run, and how.
-import { CronExpressionParser } from "cron-parser";
 import { z } from "zod";
 import { Action, Conditions, duration, LabelSelector, WorkloadKind } from "./common.ts";
+import { CRON_SYNTAX_MESSAGE, cronRuleProblems, cronValidations, isCronSyntax } from "./cron.ts";
 import { AutoRollbackWindow } from "./rollbackplan.ts";
+
+// A tz database name: segments that begin with a capital letter. This leaves out
+// what Go can load but is no zone (localtime, posixrules, posix/..., right/...)
+// and the fixed offsets such as +05:00 that CEL would also take.
+const TIME_ZONE_RE = /^[A-Z][A-Za-z0-9_+-]*(\/[A-Z][A-Za-z0-9_+-]*)*$/;
+// Names Go loads that are no zone for Node's Intl (the operator's).
+const NOT_TIME_ZONES = ["Local", "Factory"];
+const TIME_ZONE_MESSAGE = "must be an IANA time zone such as Europe/Berlin";
 
 export const ExecutionMode = z.enum(["advisory", "approval", "autonomous"]);
 export type ExecutionMode = z.infer<typeof ExecutionMode>;
@@ -14,16 +22,34 @@ export const FreezeWindow = z
       .string()
       .min(1)
       .max(128)
-      .regex(/^\S+( +\S+){4}$/)
-      .refine(isValidCron, "must be a valid 5-field cron expression, e.g. '0 18 * * 5'")
-      .describe("When the window opens, as a 5-field cron expression (minute hour day-of-month month day-of-week)."),
+      .refine(isCronSyntax, CRON_SYNTAX_MESSAGE)
+      .superRefine((text, ctx) => {
+        for (const message of cronRuleProblems(text)) ctx.addIssue({ code: "custom", message });
+      })
+      .meta({ "x-kubernetes-validations": cronValidations() })
+      .describe(
+        "When the window opens, as a 5-field cron expression: minute (0-59), hour (0-23), day of month (1-31), month (1-12 or JAN-DEC) and day of week (0-7, 0 and 7 being Sunday, or SUN-SAT), separated by single spaces. Each field is a list of `*`, values and ranges such as 1-5, each optionally with a step such as */15; the items of a list must not overlap, and the day of month must exist in some month listed (no 30 2).",
+      ),
     duration: duration("How long the window stays open after each start."),
     timeZone: z
       .string()
       .max(64)
+      .regex(TIME_ZONE_RE, TIME_ZONE_MESSAGE)
+      .refine((zone) => !TIME_ZONE_RE.test(zone) || isValidTimeZone(zone), TIME_ZONE_MESSAGE)
+      .meta({
+        "x-kubernetes-validations": [
+          {
+            // getHours fails for a zone the API server does not know, naming the zone.
+            rule: `!self.matches(r'${TIME_ZONE_RE.source}') || (!(self in [${NOT_TIME_ZONES.map((zone) => `'${zone}'`).join(", ")}]) && timestamp('2000-01-01T00:00:00Z').getHours(self) >= 0)`,
+            message: TIME_ZONE_MESSAGE,
+            reason: "FieldValueInvalid",
+          },
+        ],
+      })
       .optional()
-      .refine((zone) => zone === undefined || isValidTimeZone(zone), "must be an IANA time zone such as Europe/Berlin")
-      .describe("IANA time zone of the schedule; UTC when omitted."),
+      .describe(
+        "IANA time zone of the schedule, such as Europe/Berlin, spelled as in the tz database; UTC when omitted. A zone must be known to both the API server and the operator.",
+      ),
   })
   .describe("A recurring period in which no action runs.");
 export type FreezeWindow = z.infer<typeof FreezeWindow>;
@@ -149,19 +175,12 @@ export const ApprovalPolicyStatus = z
   })
   .describe("Observed state, written only by the operator.");
 
-function isValidCron(expression: string): boolean {
-  try {
-    CronExpressionParser.parse(expression, { strict: false });
-    return expression.trim().split(/\s+/).length === 5;
-  } catch {
-    return false;
-  }
-}
-
 function isValidTimeZone(zone: string): boolean {
+  if (NOT_TIME_ZONES.includes(zone)) return false;
   try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
+    // Intl ignores case and Go does not: refuse a spelling other than the zone's own.
+    const resolved = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
+    return resolved === zone || resolved.toLowerCase() !== zone.toLowerCase();
   } catch {
     return false;
   }

@@ -119,8 +119,8 @@ function makeStructural(node: JsonSchema): JsonSchema {
       continue;
     out[key] = transformChild(key, value);
   }
-  // zod spells date-time as format + a long regex; the API server checks the format itself.
-  if (out.format === "date-time") delete out.pattern;
+  // zod spells date-time as format + its own regex. Both stay: the API server's format alone
+  // also takes a lowercase t or z, any character before the fraction and any offset, which zod refuses.
   // A loose object with no declared fields holds arbitrary data (a pod template).
   if (out.type === "object" && isEmptySchema(out.additionalProperties) && isEmptyObject(out.properties)) {
     delete out.additionalProperties;

@@ -23,9 +23,6 @@ export function renderManifestFiles(): Map<string, string> {
 export function renderChartFiles(): Map<string, string> {
   const files = new Map([...renderCrdFiles()].map(([file, text]) => [`crds/${file}`, text]));
   // Cluster-scoped: exactly one release (or crds/ applied with kubectl) may own it.
-  files.set(
-    "templates/admission.yaml",
-    `{{- if .Values.admissionPolicy.install }}\n${admissionText()}{{- end }}\n`,
-  );
+  files.set("templates/admission.yaml", `{{- if .Values.admissionPolicy.install }}\n${admissionText()}{{- end }}\n`);
   return files;
 }

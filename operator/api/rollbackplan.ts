@@ -1,7 +1,7 @@
 // RollbackPlan: how to revert an action on a workload, and the window after an
 // action in which health is watched and the action undone if it gets worse.
 import { z } from "zod";
-import { parseDuration } from "../lib/duration.ts";
+import { GO_DURATION_PATTERN, parseDuration } from "../lib/duration.ts";
 import { Conditions, duration, timestamp, WorkloadRef } from "./common.ts";
 
 export const PrometheusCheck = z
@@ -45,16 +45,17 @@ export const AutoRollbackWindow = z
       .describe("Consecutive inconclusive checks tolerated before the window counts as failed; 0 means unlimited."),
   })
   .superRefine((window, ctx) => {
-    const interval = parseDuration(window.checkInterval ?? "30s") ?? 0;
-    const total = parseDuration(window.duration ?? "10m") ?? 0;
-    if (interval >= total) {
+    // A malformed duration is reported at its own field, here as by the CRD's rule.
+    const interval = parseDuration(window.checkInterval ?? "30s");
+    const total = parseDuration(window.duration ?? "10m");
+    if (interval !== undefined && total !== undefined && interval >= total) {
       ctx.addIssue({ code: "custom", path: ["checkInterval"], message: "checkInterval must be shorter than duration" });
     }
   })
   .meta({
     "x-kubernetes-validations": [
       {
-        rule: "duration(self.checkInterval) < duration(self.duration)",
+        rule: `!self.checkInterval.matches(r'${GO_DURATION_PATTERN}') || !self.duration.matches(r'${GO_DURATION_PATTERN}') || duration(self.checkInterval) < duration(self.duration)`,
         message: "checkInterval must be shorter than duration",
         fieldPath: ".checkInterval",
         reason: "FieldValueInvalid",
