@@ -51,8 +51,13 @@ describe("leader election", () => {
 
     await createArf("healingintents", ns, intentBody("led", "restart", "Deployment", "nothing-here"));
     await intentWhere(ns, "led", "reconciled", (i) => i.status?.phase === "Advisory");
-    const reconciledBy = async (o: RunningOperator) =>
-      (await o.metric("controller_runtime_reconcile_total", { controller: "healingintent", result: "success" })) ?? 0;
+    // An open intent asks to be looked at again when its life ends, so its reconciles count as requeue_after.
+    const reconciledBy = async (o: RunningOperator) => {
+      let total = 0;
+      for (const result of ["success", "requeue_after"])
+        total += (await o.metric("controller_runtime_reconcile_total", { controller: "healingintent", result })) ?? 0;
+      return total;
+    };
     expect(await reconciledBy(leader as RunningOperator)).toBeGreaterThan(0);
     expect(await reconciledBy(standby)).toBe(0);
   });
@@ -69,8 +74,9 @@ describe("leader election", () => {
       { timeoutMs: 30_000 },
     );
     const handoverMs = Date.now() - killedAt;
-    // Lease duration 15 s, plus one retry period (2 s) for the standby to look.
-    expect(handoverMs).toBeLessThan(17_000);
+    // Lease duration 15 s from when the standby last saw the lease change (up to one retry period, 2 s,
+    // before the kill), plus one retry period for it to look again, plus a second of scheduling slack.
+    expect(handoverMs).toBeLessThan(20_000);
     await eventually("the new leader to be ready", async () => ((await standby.ready()) ? true : undefined));
     await createArf("healingintents", ns, intentBody("after-handover", "restart", "Deployment", "nothing-here"));
     await intentWhere(ns, "after-handover", "reconciled by the new leader", (i) => i.status?.phase === "Advisory");

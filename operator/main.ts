@@ -7,6 +7,8 @@ import { APPROVALS_POLICY_NAME } from "./api/admission.ts";
 import { GROUP, VERSION, type WorkloadKind } from "./api/index.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { type EditionWiring, wireLicensedEdition, wireOssEdition } from "./edition.ts";
+import { judgeAdmission } from "./intent/admission.ts";
+import { AdmissionTracker, kubeAdmissionNotes } from "./intent/admission-notes.ts";
 import { kubeSnapshotWriter } from "./intent/execution.ts";
 import { kubeActionLedger } from "./intent/ledger.ts";
 import {
@@ -18,6 +20,7 @@ import {
 import {
   kubeAdmissionReader,
   kubeEventRecorder,
+  kubeLiveLister,
   kubeRevisionReader,
   kubeStatusWriter,
   kubeWorkloadReader,
@@ -132,18 +135,38 @@ async function main(): Promise<void> {
   // deadline); call it immediately before every workload write.
   const leadership = leadershipGuard(() => elector);
   const mayAct = leadership.isLeader;
+  // Since when the approvals admission policy has been in force is noted as soon as the licensed
+  // edition runs, and kept current, so approvals on intents filed after that can be trusted.
+  const admissionReader = kubeAdmissionReader(kc, APPROVALS_POLICY_NAME);
+  const admissionTracker = new AdmissionTracker(kubeAdmissionNotes(kc, config.leaderElectionNamespace));
+  const observeAdmission = async () => {
+    if (wiring.edition !== "licensed" || !leadership.isLeader()) return;
+    const { policy, binding } = await admissionReader(true);
+    await admissionTracker.state(judgeAdmission(policy, binding), clock.now());
+  };
+  const admissionLoop = () =>
+    clock.setTimeout(() => {
+      observeAdmission()
+        .catch((error) => log.warn({ err: String(error) }, "could not observe the approvals admission policy"))
+        .finally(() => {
+          if (!shuttingDown) admissionLoop();
+        });
+    }, 5_000);
+  admissionLoop();
   const intentController = new Controller(
     "healingintent",
     makeIntentReconciler({
       view,
       revisions,
       workloads: kubeWorkloadReader(kc),
+      livePolicies: kubeLiveLister(kc, "approvalpolicies"),
       statusWriter,
       events,
       metrics,
       clock,
       wiring: () => wiring,
-      admission: kubeAdmissionReader(kc, APPROVALS_POLICY_NAME),
+      admission: admissionReader,
+      admissionTracker,
       execution: {
         statusWriter,
         events,
@@ -154,7 +177,7 @@ async function main(): Promise<void> {
         revisions,
         assertMayAct: () => {
           if (shuttingDown) throw new Error("shutting down: no new writes to workloads");
-          if (elector && !elector.isLeader()) throw new Error("not the leader: no writes to workloads");
+          leadership.assertLeader();
         },
         rollbackPlans: (namespace) => plans.list(namespace),
         snapshotWriter: kubeSnapshotWriter(kc),
@@ -251,6 +274,9 @@ async function main(): Promise<void> {
       wiring = state.state === "Valid" ? await wireLicensedEdition(kc) : wireOssEdition(kc);
       setEditionMetric();
       log.info({ edition: wiring.edition }, "edition changed");
+      await observeAdmission().catch((error) =>
+        log.warn({ err: String(error) }, "could not observe the approvals admission policy"),
+      );
       // Every intent is looked at again under the new edition.
       for (const i of intents.list()) intentController.enqueue(i.metadata?.namespace, i.metadata?.name);
     },

@@ -267,6 +267,13 @@ export const Desired = z
       ),
     restartedAt: z.string().max(64).optional().describe("The restartedAt annotation value this attempt sets."),
     source: z.string().max(253).optional().describe("The ReplicaSet or ControllerRevision whose template is restored."),
+    sourceDigest: z
+      .string()
+      .max(71)
+      .optional()
+      .describe(
+        "Digest of the ReplicaSet's template and annotations as planned; the rollback is refused if the ReplicaSet was edited since.",
+      ),
     fromRevision: z.number().int().min(0).optional().describe("The revision before the action."),
     toRevision: z.number().int().min(0).optional().describe("The revision rolled back to."),
   })

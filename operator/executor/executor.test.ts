@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Desired } from "../api/index.ts";
+import { sourceDigest } from "../intent/digest.ts";
 import type { Plan } from "../intent/plan.ts";
 import { createExecutor, desiredFromPlan, type Executor, PermanentFailure } from "./executor.ts";
 
@@ -158,18 +159,81 @@ describe("desiredFromPlan", () => {
     });
   });
 
-  it("a rollback expects the plan's generation; a scale tests replicas instead", () => {
+  it("a rollback expects the plan's generation and source; a scale its replicas and generation", () => {
     expect(
       desiredFromPlan(
         plan({ type: "rollbackDeployment", template: {}, annotations: {}, toRevision: 1, source: "web-1" }),
         "2026-11-21T10:00:00Z",
       ),
-    ).toEqual({ type: "rollbackDeployment", source: "web-1", toRevision: 1, fromRevision: 2, expectedGeneration: 9 });
+    ).toEqual({
+      type: "rollbackDeployment",
+      source: "web-1",
+      sourceDigest: sourceDigest({}, {}),
+      toRevision: 1,
+      fromRevision: 2,
+      expectedGeneration: 9,
+    });
     expect(desiredFromPlan(plan({ type: "scale", replicas: 3, expectedReplicas: 2 }), "2026-11-21T10:00:00Z")).toEqual({
       type: "scale",
       replicas: 3,
       expectedReplicas: 2,
+      expectedGeneration: 9,
     });
+  });
+});
+
+describe("what was approved, and nothing else", () => {
+  const scaleTo4: Desired = { type: "scale", replicas: 4, expectedReplicas: 2, expectedGeneration: 3 };
+  const scaleOf = (replicas: number) => ({ kind: "Scale", spec: { replicas }, status: { replicas } });
+
+  it("a resumed scale that landed and was undone by someone is not repeated", async () => {
+    // Replicas are back at the observed 2, but the generation moved on (our scale, then theirs).
+    route("GET", `${APPS}/deployments/web/scale`, ok(scaleOf(2)));
+    route("GET", `${APPS}/deployments/web`, ok(deployment("web:2", 5)));
+    const error = await failure(executor.apply("ns", "Deployment", "web", scaleTo4));
+    expect(error).toBeInstanceOf(PermanentFailure);
+    expect(error.message).toContain("changed since the plan was approved");
+    expect(writes()).toEqual([]);
+  });
+
+  it("a rollback refuses a ReplicaSet edited after approval", async () => {
+    const approved = {
+      ...rollbackDeployment,
+      sourceDigest: sourceDigest(template("web:1"), { "kubernetes.io/change-cause": "v1" }),
+    };
+    const edited = structuredClone(replicaSet);
+    edited.spec.template.spec.containers[0] = { name: "app", image: "evil:1" };
+    route("GET", `${APPS}/deployments/web`, ok(deployment("web:2")));
+    route("GET", `${APPS}/replicasets/web-1`, ok(edited));
+    const error = await failure(executor.apply("ns", "Deployment", "web", approved));
+    expect(error).toBeInstanceOf(PermanentFailure);
+    expect(error.message).toContain("was edited since the plan was approved");
+    expect(writes()).toEqual([]);
+    // The ReplicaSet as approved is rolled back to.
+    route("GET", `${APPS}/replicasets/web-1`, ok(replicaSet));
+    route("PATCH", `${APPS}/deployments/web`, ok(deployment("web:1", 4)));
+    expect(await executor.apply("ns", "Deployment", "web", approved)).toMatchObject({ changed: true });
+  });
+
+  it("an admission webhook's denial (403) ends the attempt instead of retrying forever", async () => {
+    route("GET", `${APPS}/deployments/web/scale`, ok(scaleOf(2)));
+    route("GET", `${APPS}/deployments/web`, ok(deployment("web:2", 3)));
+    route("PATCH", `${APPS}/deployments/web/scale`, { status: 403, body: status(403, "denied by policy") });
+    const error = await failure(executor.apply("ns", "Deployment", "web", scaleTo4));
+    expect(error).toBeInstanceOf(PermanentFailure);
+    expect(error.message).toContain("refused (403)");
+  });
+
+  it("runs beforeWrite immediately before the write, and a throw there stops it", async () => {
+    route("GET", `${APPS}/deployments/web/scale`, ok(scaleOf(2)));
+    route("GET", `${APPS}/deployments/web`, ok(deployment("web:2", 3)));
+    const error = await failure(
+      executor.apply("ns", "Deployment", "web", scaleTo4, () => {
+        throw new Error("not the leader");
+      }),
+    );
+    expect(error.message).toBe("not the leader");
+    expect(writes()).toEqual([]);
   });
 });
 

@@ -10,6 +10,7 @@
 // know: a rollback must restore the revision's template whole.
 import * as k8s from "@kubernetes/client-node";
 import type { Desired, WorkloadKind } from "../api/index.ts";
+import { sourceDigest } from "../intent/digest.ts";
 import type { DryRunResult } from "../intent/evaluate.ts";
 import {
   controlledBy,
@@ -36,7 +37,7 @@ export function desiredFromPlan(plan: Extract<Plan, { ok: true }>, startedAt: st
   const generation = plan.generation !== undefined ? { expectedGeneration: plan.generation } : {};
   switch (m.type) {
     case "scale":
-      return { type: "scale", replicas: m.replicas, expectedReplicas: m.expectedReplicas };
+      return { type: "scale", replicas: m.replicas, expectedReplicas: m.expectedReplicas, ...generation };
     case "restart":
       return { type: "restart", restartedAt: restartedAt(startedAt), ...generation };
     case "rollbackDeployment":
@@ -44,6 +45,7 @@ export function desiredFromPlan(plan: Extract<Plan, { ok: true }>, startedAt: st
       return {
         type: m.type,
         source: m.source,
+        ...(m.type === "rollbackDeployment" ? { sourceDigest: sourceDigest(m.template, m.annotations) } : {}),
         toRevision: m.toRevision,
         ...(plan.fromRevision !== undefined ? { fromRevision: plan.fromRevision } : {}),
         ...generation,
@@ -66,7 +68,14 @@ export interface ActionResult {
 }
 
 export interface Executor {
-  apply(namespace: string, kind: WorkloadKind, name: string, desired: Desired): Promise<ActionResult>;
+  /** beforeWrite runs immediately before the write and may throw to stop it (a lost lease, an aborted reconcile). */
+  apply(
+    namespace: string,
+    kind: WorkloadKind,
+    name: string,
+    desired: Desired,
+    beforeWrite?: () => void,
+  ): Promise<ActionResult>;
   dryRun(namespace: string, kind: WorkloadKind, name: string, desired: Desired): Promise<DryRunResult>;
 }
 
@@ -152,6 +161,11 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         });
         const current = scale.spec?.replicas ?? 0;
         if (current === desired.replicas) return { kind: "done", message: `${target} has ${current} replicas` };
+        // A resumed attempt whose scale landed and was then undone by someone must not scale again:
+        // the generation moved on since the plan, so refuse.
+        if (desired.expectedGeneration !== undefined) {
+          generationToTest(kind, name, await readWorkload(namespace, kind, name), desired);
+        }
         if (current !== desired.expectedReplicas) {
           throw new PermanentFailure(
             `${target} has ${current} replicas, not the ${desired.expectedReplicas} observed when the intent was decided; not scaling`,
@@ -208,6 +222,14 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         }
         if (!controlledBy(deployment)(rs)) {
           throw new PermanentFailure(`ReplicaSet ${desired.source} is no longer controlled by ${target}; not acting`);
+        }
+        const sourceAnnotations = Object.fromEntries(
+          Object.entries(rs.metadata?.annotations ?? {}).filter(([key]) => !DEPLOYMENT_OWNED_ANNOTATIONS.has(key)),
+        );
+        if (desired.sourceDigest && sourceDigest(template, sourceAnnotations) !== desired.sourceDigest) {
+          throw new PermanentFailure(
+            `ReplicaSet ${desired.source} was edited since the plan was approved (its template or annotations differ); not acting`,
+          );
         }
         const generation = generationToTest(kind, name, deployment, desired);
         // As kubectl: keep the Deployment's own annotations, take the rest from the ReplicaSet.
@@ -283,9 +305,11 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
     name: string,
     desired: Desired,
     dryRun?: "All",
+    beforeWrite?: () => void,
   ): Promise<ActionResult> {
     const planned = await change(namespace, kind, name, desired);
     if (planned.kind === "done") return { changed: false, message: planned.message };
+    beforeWrite?.();
     try {
       if (planned.kind === "scale") {
         const params = {
@@ -316,8 +340,10 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         if (error.code === 409)
           throw new Error(`${ref(kind, name)} changed while acting: ${apiMessage(error)}; will retry`);
       }
-      if (error.code === 422 || error.code === 400 || error.code === 404) {
-        throw new PermanentFailure(`the API server refused: ${apiMessage(error)}`);
+      // A refusal retrying cannot change (400, 403 as admission webhooks deny, 404, 422...) ends the
+      // attempt; only throttling (429) and server errors (5xx) are retried.
+      if (error.code >= 400 && error.code < 500 && error.code !== 429) {
+        throw new PermanentFailure(`the API server refused (${error.code}): ${apiMessage(error)}`);
       }
       throw error;
     }
@@ -330,7 +356,8 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
   }
 
   return {
-    apply: (namespace, kind, name, desired) => send(namespace, kind, name, desired),
+    apply: (namespace, kind, name, desired, beforeWrite) =>
+      send(namespace, kind, name, desired, undefined, beforeWrite),
     async dryRun(namespace, kind, name, desired) {
       try {
         const result = await send(namespace, kind, name, desired, "All");

@@ -27,3 +27,13 @@ export function planDigest(
 }
 
 export const shortDigest = (digest: string | undefined) => (digest ? digest.slice(7, 19) : "(none)");
+
+/**
+ * The digest of a rollback source as planned (its template without
+ * pod-template-hash, and the annotations it would bring), so the executor can
+ * refuse a ReplicaSet that someone edited after the plan was approved.
+ */
+export function sourceDigest(template: unknown, annotations: Record<string, string> | undefined): string {
+  const canonical = stableStringify({ template: withoutNulls(template ?? {}), annotations: annotations ?? {} });
+  return `sha256:${createHash("sha256").update(canonical).digest("hex")}`;
+}

@@ -32,7 +32,7 @@ import { rfc3339 } from "../lib/time.ts";
 import type { OperatorMetrics } from "../metrics.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { ReconcileResult } from "../runtime/controller.ts";
-import type { ExecutionOrder } from "./decide.ts";
+import { type ExecutionOrder, expiresAt } from "./decide.ts";
 import { shortDigest } from "./digest.ts";
 import { appendHistory, type IntentEvent } from "./evaluate.ts";
 import { intentId } from "./identity.ts";
@@ -59,6 +59,9 @@ export interface SnapshotWriter {
   createPlan(namespace: string, body: unknown): Promise<ArfObject>;
   getPlan(namespace: string, name: string): Promise<ArfObject>;
 }
+
+/** A Started attempt stops retrying transient errors after this long and ends Failed: it never acts days later. */
+export const ATTEMPT_DEADLINE_MS = 10 * 60_000;
 
 interface Attempt {
   intent: HealingIntentObject;
@@ -96,24 +99,22 @@ export async function execute(
   };
   deps.assertMayAct();
   const { created, stored } = await deps.ledger.create(record);
+  let attempt = record;
   if (!created) {
-    if (stored.record?.intentUid === uid) {
-      // Our own record from a reconcile that stopped before recording Started in status, so before
-      // acting (status is written before the action): the workload is still as it was; resume.
-      log.warn({ record: stored.name }, "found this intent's own attempt record; resuming it");
-      if (stored.record.state === "Started") {
-        await recordSnapshot(deps, intent, spec, id, order.workload, order.policy, log);
-      }
-      return perform(deps, wiring, { intent, spec, log }, input.status, stored);
-    }
-    return refuseAlreadyActed(deps, input, stored);
+    if (stored.record?.intentUid !== uid || !stored.record) return refuseAlreadyActed(deps, input, stored);
+    // Our own record from a reconcile that stopped before recording Started in status, so before
+    // acting (status is written before the action): the workload is still as it was; resume it,
+    // exactly as recorded, and record it in status first.
+    log.warn({ record: stored.name }, "found this intent's own attempt record; resuming it");
+    attempt = stored.record;
+  } else {
+    log.info(
+      { intentId: id, record: stored.name, policy: order.policy?.name, approvers: order.approvers, desired },
+      "attempt recorded",
+    );
   }
-  log.info(
-    { intentId: id, record: stored.name, policy: order.policy?.name, approvers: order.approvers, desired },
-    "attempt recorded",
-  );
-  await recordSnapshot(deps, intent, spec, id, order.workload, order.policy, log);
-  const startedStatus = withExecution(input.status, record, stored.name, intent.metadata?.generation ?? 0, now, [
+  if (attempt.state === "Started") await recordSnapshot(deps, intent, spec, id, order.workload, order.policy, log);
+  const startedStatus = withExecution(input.status, attempt, stored.name, intent.metadata?.generation ?? 0, now, [
     ...input.events,
   ]);
   const written = await deps.statusWriter.writeStatus("healingintents", intent, startedStatus.status);
@@ -163,7 +164,7 @@ function withExecution(
 /** Another intent already acted on the same proposal: this one never runs. */
 async function refuseAlreadyActed(
   deps: ExecutionDeps,
-  input: Attempt & { status: HealingIntentStatus; events: IntentEvent[] },
+  input: Attempt & { status: HealingIntentStatus; order: ExecutionOrder; events: IntentEvent[] },
   stored: StoredActionRecord,
 ): Promise<ReconcileResult | undefined> {
   const now = deps.clock.now();
@@ -197,7 +198,13 @@ async function refuseAlreadyActed(
     await deps.statusWriter.writeStatus("healingintents", input.intent, status);
     await recordEvents(deps.events, input.intent, [...input.events, event], input.log);
   }
-  return undefined;
+  // Not final by itself: it ends Expired when its life ends.
+  const deadline = expiresAt(
+    new Date(input.intent.metadata?.creationTimestamp ?? now),
+    input.order.policy?.spec,
+    input.spec,
+  );
+  return { requeueAfterMs: Math.max(1000, deadline.getTime() - now.getTime()) };
 }
 
 export type ResumeOutcome =
@@ -233,14 +240,20 @@ export async function resumeRecordedAttempt(
   const id = intentId(namespace, spec);
   const stored = await deps.ledger.get(id);
   const record = stored?.record;
-  if (!stored || !record || record.intentUid !== uid || record.attemptId !== execution.attemptId) {
+  const sameTarget =
+    record?.namespace === namespace &&
+    record.target.kind === spec.target.kind &&
+    record.target.name === spec.target.name;
+  if (!stored || !record || record.intentUid !== uid || record.attemptId !== execution.attemptId || !sameTarget) {
     const why = !stored
       ? `there is no record ${deps.ledger.namespace}/${recordName(id)}`
       : !record
         ? `its record is unreadable (${stored.problem})`
         : record.intentUid !== uid
           ? `the record belongs to intent ${record.intentName}`
-          : `the record is of attempt ${record.attemptId}`;
+          : !sameTarget
+            ? `the record is for another target (${record.namespace}/${record.target.kind}/${record.target.name})`
+            : `the record is of attempt ${record.attemptId}`;
     log.warn(
       { attemptId: execution.attemptId, why },
       "status claims an attempt the operator did not record; ignoring it",
@@ -283,11 +296,29 @@ async function perform(
     const { PermanentFailure } = await import("../executor/executor.ts");
     try {
       deps.assertMayAct();
-      const result = await executor.apply(namespace, spec.target.kind, spec.target.name, record.desired as Desired);
+      const result = await executor.apply(
+        namespace,
+        spec.target.kind,
+        spec.target.name,
+        record.desired as Desired,
+        deps.assertMayAct,
+      );
       outcome = { ok: true, message: result.message, changed: result.changed };
     } catch (error) {
-      if (!(error instanceof PermanentFailure)) throw error; // transient: retry the same attempt with backoff
-      outcome = { ok: false, message: error.message, changed: false };
+      // Stopped because this replica may not act now (lost lease, aborted, shutting down): never settle
+      // the attempt from here; whoever leads next resumes it.
+      deps.assertMayAct();
+      const giveUp = deps.clock.now().getTime() - new Date(record.startedAt).getTime() > ATTEMPT_DEADLINE_MS;
+      if (!(error instanceof PermanentFailure) && !giveUp) throw error; // transient: retry the same attempt
+      const message = error instanceof Error ? error.message : String(error);
+      outcome = {
+        ok: false,
+        message:
+          error instanceof PermanentFailure
+            ? message
+            : `gave up after ${ATTEMPT_DEADLINE_MS / 60_000}m of transient errors, last: ${message}`,
+        changed: false,
+      };
     }
     if (deps.crashAfterAction && outcome.ok) {
       log.warn({ attemptId: record.attemptId }, "fault injection: exiting after acting, before recording the outcome");

@@ -15,6 +15,7 @@ import type { OperatorMetrics } from "../metrics.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { ReconcileRequest, ReconcileResult } from "../runtime/controller.ts";
 import { type AdmissionState, judgeAdmission } from "./admission.ts";
+import type { AdmissionTracker } from "./admission-notes.ts";
 import { decideIntent, type IntentDecision, type IntentFacts } from "./decide.ts";
 import { planDigest } from "./digest.ts";
 import { appendHistory, type DryRunResult } from "./evaluate.ts";
@@ -39,6 +40,8 @@ export interface IntentReconcilerDeps {
   revisions: RevisionReader;
   /** Live reads of a workload, before anything is executed. */
   workloads?: WorkloadReader;
+  /** Live list of the ApprovalPolicies in a namespace, before anything is executed. */
+  livePolicies?: (namespace: string) => Promise<ArfObject[]>;
   statusWriter: StatusWriter;
   events: EventRecorder;
   metrics: OperatorMetrics;
@@ -46,9 +49,12 @@ export interface IntentReconcilerDeps {
   /** The current edition's wiring (edition, dry runner, and an executor only with a verified license). */
   wiring: () => EditionWiring;
   admission?: AdmissionReader;
+  /** Since when the admission policy has been in force as judged (licensed edition). */
+  admissionTracker?: AdmissionTracker;
   execution?: ExecutionDeps;
 }
 
+const TARGET_BUSY_RETRY_MS = 250;
 const TERMINAL_PHASES = new Set(["Succeeded", "Failed", "Rejected", "Expired", "RolledBack"]);
 const NO_ADMISSION: AdmissionState = {
   verified: false,
@@ -94,7 +100,10 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
   return async function reconcileIntent(request: ReconcileRequest): Promise<ReconcileResult | undefined> {
     const intent = deps.view.intent(request.namespace, request.name);
     if (!intent || intent.metadata?.deletionTimestamp) return undefined;
-    return targets.run(targetKey(request.namespace, request.name, intent.spec), () => reconcileLocked(deps, request));
+    const key = targetKey(request.namespace, request.name, intent.spec);
+    // Another worker decides about the same target now: come back shortly rather than hold this worker.
+    if (targets.busy(key)) return { requeueAfterMs: TARGET_BUSY_RETRY_MS };
+    return targets.run(key, () => reconcileLocked(deps, request));
   };
 }
 
@@ -103,6 +112,15 @@ async function reconcileLocked(
   request: ReconcileRequest,
 ): Promise<ReconcileResult | undefined> {
   const { namespace, name, log } = request;
+  request.signal?.throwIfAborted();
+  // Writes to workloads also stop once this reconcile is aborted (leadership lost, shutdown).
+  const execution: ExecutionDeps | undefined = deps.execution && {
+    ...deps.execution,
+    assertMayAct: () => {
+      request.signal?.throwIfAborted();
+      deps.execution?.assertMayAct();
+    },
+  };
   // Read again under the lock: another worker may have just written it.
   const intent = deps.view.intent(namespace, name);
   if (!intent || intent.metadata?.deletionTimestamp) return undefined;
@@ -115,7 +133,7 @@ async function reconcileLocked(
   const extraEvents: IntentDecision["events"] = [];
   if (previous?.execution && validated.ok) {
     // Status is a record, never a command: an attempt is resumed only from the operator's own record.
-    const resumed = await resumeRecordedAttempt(deps.execution, wiring, intent, validated.value, log);
+    const resumed = await resumeRecordedAttempt(execution, wiring, intent, validated.value, log);
     if (resumed.kind === "handled") return resumed.result;
     previous = resumed.previous;
     extraEvents.push(...resumed.events);
@@ -123,14 +141,14 @@ async function reconcileLocked(
 
   const cached = await gather(deps, intent, previous, wiring, validated, "cache");
   let decided = decideIntent(cached);
-  if (decided.execute && wiring.executor && deps.execution) {
+  if (decided.execute && wiring.executor && execution) {
     // Confirm against the live state before anything runs; the cache may be behind.
     const live = await gather(deps, intent, previous, wiring, validated, "live");
     decided = decideIntent(live);
     const order = decided.execute;
     if (order && validated.ok) {
       countDecision(deps, decided, previous);
-      return execute(deps.execution, wiring, {
+      return execute(execution, wiring, {
         intent,
         spec: validated.value,
         status: decided.status,
@@ -197,7 +215,9 @@ async function gather(
   const policy = resolvePolicy(
     spec,
     observed.workload?.metadata?.labels ?? (observed.workload ? {} : undefined),
-    deps.view.policies(namespace).map((p) => policyCandidate(p.metadata?.name ?? "", p.spec)),
+    (source === "live" && deps.livePolicies ? await deps.livePolicies(namespace) : deps.view.policies(namespace)).map(
+      (p) => policyCandidate(p.metadata?.name ?? "", p.spec),
+    ),
   );
   const plan = planAction(spec, observed);
   const digest = plan.ok && observed.workload ? planDigest(namespace, spec, plan, observed.workload) : undefined;
@@ -219,7 +239,13 @@ async function gather(
       ? deps.execution.ledger.actionsOn(namespace, spec.target.kind, spec.target.name, id)
       : Promise.resolve([]),
     governed && policy.mode === "approval" && deps.admission
-      ? deps.admission(source === "live").then(({ policy: p, binding: b }) => judgeAdmission(p, b))
+      ? deps
+          .admission(source === "live")
+          .then(({ policy: p, binding: b }) =>
+            deps.admissionTracker
+              ? deps.admissionTracker.state(judgeAdmission(p, b), now)
+              : { ...NO_ADMISSION, message: "no record of the admission policy is kept; approvals are not counted" },
+          )
       : Promise.resolve(NO_ADMISSION),
   ]);
   return {

@@ -248,3 +248,14 @@ export function kubeAdmissionReader(kc: k8s.KubeConfig, name: string, ttlMs = 5_
     return cached.value;
   };
 }
+
+/** Lists a namespace's ARF objects of one kind from the API server (not the cache). */
+export function kubeLiveLister(kc: k8s.KubeConfig, plural: string) {
+  const api = kc.makeApiClient(k8s.CustomObjectsApi);
+  return async (namespace: string) =>
+    (
+      (await api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })) as {
+        items: Array<k8s.KubernetesObject & { spec?: unknown }>;
+      }
+    ).items;
+}

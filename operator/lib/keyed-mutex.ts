@@ -15,6 +15,11 @@ export class KeyedMutex {
     }
   }
 
+  /** Whether a function holds (or waits for) the key now. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   get size(): number {
     return this.tails.size;
   }

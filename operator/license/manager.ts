@@ -1,6 +1,7 @@
-// Follows the license Secret: re-reads it (and re-checks expiry) every
-// interval, so a new, renewed or removed license takes effect without a
-// restart. Each change of state is logged, recorded as an Event on the Secret
+// Follows the license Secret: re-reads it (and re-checks expiry) an interval
+// after each check completes (never two at once, and a stale result never
+// overrides a newer one), so a new, renewed or removed license takes effect
+// without a restart. Each change of state is logged, recorded as an Event on the Secret
 // and exported as metrics. The token itself never leaves this module.
 import type { KeyObject } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
@@ -43,14 +44,25 @@ export function secretLicenseSource(
   };
 }
 
+/** A check's read: a verdict, or the error that kept it from reading the Secret. */
+type Reading = { next: LicenseState } | { error: unknown };
+
 export class LicenseManager {
   private state: LicenseState = { state: "Missing", reason: "not checked yet" };
-  private timer?: ReturnType<typeof setInterval>;
+  private timer?: { cancel(): void };
+  private stopped = false;
+  /** Checks are numbered as they start; a result older than one already applied is dropped. */
+  private started = 0;
+  private applied = 0;
+  /** Results are applied one at a time, in order, so onChange calls never interleave. */
+  private applying: Promise<void> = Promise.resolve();
   private readonly source: LicenseSource | undefined;
   private readonly publicKey: KeyObject | undefined;
   private readonly secretRef: { namespace: string; name: string } | undefined;
   private readonly deps: { clock: Clock; log: Logger; metrics: OperatorMetrics; events: EventRecorder };
   private readonly onChange: (state: LicenseState) => Promise<void> | void;
+  /** A read that takes longer is treated as a failed read (a valid license is kept until it expires). */
+  readonly readTimeoutMs: number;
 
   constructor(
     source: LicenseSource | undefined,
@@ -58,48 +70,101 @@ export class LicenseManager {
     secretRef: { namespace: string; name: string } | undefined,
     deps: { clock: Clock; log: Logger; metrics: OperatorMetrics; events: EventRecorder },
     onChange: (state: LicenseState) => Promise<void> | void,
+    readTimeoutMs = 10_000,
   ) {
     this.source = source;
     this.publicKey = publicKey;
     this.secretRef = secretRef;
     this.deps = deps;
     this.onChange = onChange;
+    this.readTimeoutMs = readTimeoutMs;
   }
 
   current(): LicenseState {
     return this.state;
   }
 
+  /**
+   * Checks now, then again intervalMs after each check has finished: checks
+   * never overlap, so a slow one cannot land after (and undo) a newer one.
+   */
   async start(intervalMs: number): Promise<void> {
+    this.stopped = false;
     await this.check();
-    this.timer = setInterval(() => void this.check(), intervalMs);
-    this.timer.unref();
+    this.scheduleNext(intervalMs);
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  private scheduleNext(intervalMs: number): void {
+    if (this.stopped) return;
+    this.timer = this.deps.clock.setTimeout(() => {
+      this.check()
+        .catch((error) => this.deps.log.warn({ err: String(error) }, "license check failed"))
+        .finally(() => this.scheduleNext(intervalMs));
+    }, intervalMs);
   }
 
   async check(): Promise<void> {
-    let next: LicenseState;
+    const seq = ++this.started;
+    const reading = await this.read();
+    const applying = this.applying.then(() => this.apply(seq, reading));
+    this.applying = applying.catch(() => undefined);
+    await applying;
+  }
+
+  private async read(): Promise<Reading> {
     if (!this.source) {
+      return {
+        next: {
+          state: "Missing",
+          reason: "no license Secret is configured (--license-secret); running the OSS edition",
+        },
+      };
+    }
+    const source = this.source;
+    let timer: { cancel(): void } | undefined;
+    try {
+      const [token, clusterUID] = await Promise.race([
+        Promise.all([source.token(), source.clusterUID()]),
+        new Promise<never>((_, reject) => {
+          timer = this.deps.clock.setTimeout(
+            () => reject(new Error(`no answer within ${this.readTimeoutMs}ms`)),
+            this.readTimeoutMs,
+          );
+        }),
+      ]);
+      return { next: verifyLicense(token, this.publicKey, clusterUID, this.deps.clock.now()) };
+    } catch (error) {
+      return { error };
+    } finally {
+      timer?.cancel();
+    }
+  }
+
+  private async apply(seq: number, reading: Reading): Promise<void> {
+    if (seq < this.applied) {
+      this.deps.log.debug(
+        { check: seq, applied: this.applied },
+        "license check result is older than the state in force; ignored",
+      );
+      return;
+    }
+    this.applied = seq;
+    let next: LicenseState;
+    if ("error" in reading) {
+      const { error } = reading;
+      // Cannot read it now: keep a valid license until it would expire, rather than flap on a blip.
+      if (this.state.state === "Valid" && this.state.license.expiresAt * 1000 > this.deps.clock.now().getTime()) return;
       next = {
         state: "Missing",
-        reason: "no license Secret is configured (--license-secret); running the OSS edition",
+        reason: `cannot read the license Secret: ${error instanceof Error ? error.message : String(error)}`,
       };
     } else {
-      try {
-        const [token, clusterUID] = await Promise.all([this.source.token(), this.source.clusterUID()]);
-        next = verifyLicense(token, this.publicKey, clusterUID, this.deps.clock.now());
-      } catch (error) {
-        // Cannot read it now: keep a valid license until it would expire, rather than flap on a blip.
-        if (this.state.state === "Valid" && this.state.license.expiresAt * 1000 > this.deps.clock.now().getTime())
-          return;
-        next = {
-          state: "Missing",
-          reason: `cannot read the license Secret: ${error instanceof Error ? error.message : String(error)}`,
-        };
-      }
+      next = reading.next;
     }
     const { metrics } = this.deps;
     metrics.licenseValid.set(next.state === "Valid" ? 1 : 0);

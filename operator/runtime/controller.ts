@@ -1,6 +1,12 @@
 // Runs a reconciler over a work queue with N workers. Reconcilers are
 // level-triggered: they get a key, read current state, and converge. A thrown
 // error requeues the key with backoff; a result may ask for a later requeue.
+//
+// Each reconcile gets an AbortSignal. abortInFlight() aborts every reconcile
+// running at that moment: main.ts calls it the instant leadership is lost, so
+// a replica that may no longer hold the lease stops mid-way instead of
+// finishing on stale authority. (Cooperative: reconcilers pass the signal to
+// their calls and check it; writes are also guarded by LeadershipGuard.)
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { OperatorMetrics } from "../metrics.ts";
@@ -16,6 +22,8 @@ export interface ReconcileRequest {
   name: string;
   key: string;
   log: Logger;
+  /** Aborted when this replica loses leadership (or shutdown gives up waiting); its reason says which. */
+  signal: AbortSignal;
 }
 
 export type Reconciler = (request: ReconcileRequest) => Promise<ReconcileResult | undefined>;
@@ -27,6 +35,7 @@ export class Controller {
   readonly queue: WorkQueue;
   private workers: Promise<void>[] = [];
   private running = false;
+  private readonly inFlight = new Set<AbortController>();
 
   readonly name: string;
   private readonly reconcile: Reconciler;
@@ -60,7 +69,12 @@ export class Controller {
     this.workers = Array.from({ length: workers }, () => this.work());
   }
 
-  /** Stops taking work and waits for in-flight reconciles, up to the deadline. */
+  /** Aborts the signal of every reconcile in flight now; later reconciles get a fresh signal. */
+  abortInFlight(reason: Error): void {
+    for (const controller of this.inFlight) controller.abort(reason);
+  }
+
+  /** Stops taking work and waits for in-flight reconciles, up to the deadline, then aborts those still running. */
   async stop(deadlineMs: number): Promise<boolean> {
     this.running = false;
     this.queue.shutDown();
@@ -72,6 +86,7 @@ export class Controller {
       }),
     ]);
     clearTimeout(timer);
+    if (!finished) this.abortInFlight(new Error("shutdown deadline passed"));
     return finished;
   }
 
@@ -94,8 +109,10 @@ export class Controller {
     const name = key.slice(slash + 1);
     const log = this.log.child({ controller: this.name, namespace, name, reconcileID: randomUUID() });
     const end = this.metrics.reconcileTime.startTimer({ controller: this.name });
+    const abort = new AbortController();
+    this.inFlight.add(abort);
     try {
-      const result = await this.reconcile({ namespace, name, key, log });
+      const result = await this.reconcile({ namespace, name, key, log, signal: abort.signal });
       this.queue.forget(key);
       if (result?.requeueAfterMs !== undefined) {
         this.queue.addAfter(key, result.requeueAfterMs);
@@ -105,14 +122,20 @@ export class Controller {
       }
     } catch (error) {
       this.metrics.reconcileTotal.inc({ controller: this.name, result: "error" });
-      // A write conflict only means the cache was behind; it is retried, not a fault.
-      const level = error instanceof Error && error.name === "ConflictError" ? "debug" : "error";
-      log[level](
-        { err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
-        "reconcile failed; requeueing with backoff",
-      );
+      if (abort.signal.aborted || (error instanceof Error && error.name === "NotLeaderError")) {
+        // Not a fault of the object: this replica stopped leading (or is shutting down) mid-reconcile.
+        log.warn({ reason: String(abort.signal.reason ?? error) }, "reconcile abandoned: no longer allowed to act");
+      } else {
+        // A write conflict only means the cache was behind; it is retried, not a fault.
+        const level = error instanceof Error && error.name === "ConflictError" ? "debug" : "error";
+        log[level](
+          { err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) },
+          "reconcile failed; requeueing with backoff",
+        );
+      }
       this.queue.addRateLimited(key);
     } finally {
+      this.inFlight.delete(abort);
       end();
     }
   }

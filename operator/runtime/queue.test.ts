@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_TIMER_STEP_MS, systemClock } from "./clock.ts";
 import { FakeClock } from "./fake-clock.ts";
-import { DEFAULT_RATE_LIMITER, RateLimiter, WorkQueue } from "./queue.ts";
+import { DEFAULT_RATE_LIMITER, MAX_REQUEUE_DELAY_MS, RateLimiter, WorkQueue } from "./queue.ts";
 
 const newQueue = (clock = new FakeClock(), options = DEFAULT_RATE_LIMITER) => ({
   clock,
@@ -80,5 +81,65 @@ describe("WorkQueue", () => {
     expect(await waiting).toBeUndefined();
     queue.add("a");
     expect(queue.length).toBe(0);
+  });
+});
+
+// Node fires a timer whose delay exceeds 2^31-1 ms after 1 ms: a requeue weeks
+// away (a freeze window ending in December) would spin instead of waiting.
+describe("long delays", () => {
+  const weeks = 6 * 7 * 24 * 3_600_000;
+  const realSleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("caps a requeue weeks away at an hour: the key is re-checked, not forgotten", () => {
+    const { queue, clock } = newQueue();
+    queue.addAfter("freeze", weeks);
+    expect(clock.pendingDelays()).toEqual([MAX_REQUEUE_DELAY_MS]);
+    clock.advance(MAX_REQUEUE_DELAY_MS - 1);
+    expect(queue.length).toBe(0);
+    clock.advance(1);
+    expect(queue.length).toBe(1);
+  });
+
+  it("caps a NaN or infinite delay too", () => {
+    const { queue, clock } = newQueue();
+    queue.addAfter("nan", Number.NaN);
+    queue.addAfter("inf", Number.POSITIVE_INFINITY);
+    expect(clock.pendingDelays()).toEqual([MAX_REQUEUE_DELAY_MS, MAX_REQUEUE_DELAY_MS]);
+    expect(queue.length).toBe(0);
+  });
+
+  it("does not spin on the system clock when a key is requeued beyond 2^31-1 ms", async () => {
+    const queue = new WorkQueue(systemClock, new RateLimiter(DEFAULT_RATE_LIMITER, systemClock));
+    queue.addAfter("freeze", 2 ** 31 + 1000);
+    await realSleep(30);
+    expect(queue.length).toBe(0);
+    queue.shutDown();
+  });
+
+  it("the system clock's timer waits out a delay beyond 2^31-1 ms instead of firing at once", async () => {
+    let fired = 0;
+    const timer = systemClock.setTimeout(() => fired++, 2 ** 31 + 1000);
+    await realSleep(30);
+    expect(fired).toBe(0);
+    timer.cancel();
+  });
+
+  it("the system clock's timer fires on time for a delay longer than one step, and not before", () => {
+    vi.useFakeTimers();
+    let fired = 0;
+    const delay = 2 * MAX_TIMER_STEP_MS + 1234;
+    systemClock.setTimeout(() => fired++, delay);
+    vi.advanceTimersByTime(delay - 1);
+    expect(fired).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(fired).toBe(1);
+    const cancelled = systemClock.setTimeout(() => fired++, delay);
+    vi.advanceTimersByTime(MAX_TIMER_STEP_MS + 1);
+    cancelled.cancel();
+    vi.advanceTimersByTime(delay);
+    expect(fired).toBe(1);
   });
 });

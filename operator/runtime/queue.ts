@@ -3,8 +3,14 @@
 // - adding a key that is already queued is a no-op; adding one that is being
 //   processed marks it dirty, and it is queued again once done;
 // - rate-limited requeues back off per key exponentially, within an overall
-//   token bucket, so a failing key cannot starve the rest.
+//   token bucket, so a failing key cannot starve the rest;
+// - a delay is capped at MAX_REQUEUE_DELAY_MS: reconciles are level-triggered,
+//   so a key asked back in weeks (a freeze window ending in December) is simply
+//   re-checked every hour, and no delay can reach the 2^31-1 ms at which Node
+//   fires timers after 1 ms (which would make the key spin).
 import type { Clock } from "./clock.ts";
+
+export const MAX_REQUEUE_DELAY_MS = 60 * 60 * 1000;
 
 export interface QueueMetrics {
   depth(value: number): void;
@@ -36,7 +42,7 @@ export class RateLimiter {
     this.options = options;
     this.clock = clock;
     this.tokens = options.burst;
-    this.lastRefill = clock.now().getTime();
+    this.lastRefill = clock.monotonicMs();
   }
 
   when(key: string): number {
@@ -55,7 +61,7 @@ export class RateLimiter {
   }
 
   private bucketDelay(): number {
-    const now = this.clock.now().getTime();
+    const now = this.clock.monotonicMs();
     this.tokens = Math.min(this.options.burst, this.tokens + ((now - this.lastRefill) / 1000) * this.options.qps);
     this.lastRefill = now;
     this.tokens -= 1;
@@ -90,21 +96,23 @@ export class WorkQueue {
     this.makeReady(key);
   }
 
-  /** Adds the key after a delay; an earlier pending delay for the same key wins. */
+  /** Adds the key after a delay (at most MAX_REQUEUE_DELAY_MS); an earlier pending delay for the same key wins. */
   addAfter(key: string, ms: number): void {
     if (this.shuttingDown) return;
     if (ms <= 0) {
       this.add(key);
       return;
     }
-    const at = this.clock.now().getTime() + ms;
+    // NaN (a bad computation upstream) also gets the cap: a late re-check, never a spin.
+    const delay = Number.isNaN(ms) ? MAX_REQUEUE_DELAY_MS : Math.min(ms, MAX_REQUEUE_DELAY_MS);
+    const at = this.clock.monotonicMs() + delay;
     const pending = this.delayed.get(key);
     if (pending && pending.at <= at) return;
     pending?.cancel();
     const timer = this.clock.setTimeout(() => {
       this.delayed.delete(key);
       this.add(key);
-    }, ms);
+    }, delay);
     this.delayed.set(key, { at, cancel: timer.cancel });
   }
 
@@ -135,7 +143,7 @@ export class WorkQueue {
 
   /** Hands a ready key to a waiting worker, or queues it. */
   private makeReady(key: string): void {
-    this.addedAt.set(key, this.clock.now().getTime());
+    this.addedAt.set(key, this.clock.monotonicMs());
     const waiter = this.waiters.shift();
     if (waiter) this.hand(key, waiter);
     else {
@@ -167,7 +175,7 @@ export class WorkQueue {
     this.dirty.delete(key);
     this.processing.add(key);
     const added = this.addedAt.get(key);
-    if (added !== undefined) this.metrics?.queueDuration((this.clock.now().getTime() - added) / 1000);
+    if (added !== undefined) this.metrics?.queueDuration((this.clock.monotonicMs() - added) / 1000);
     this.addedAt.delete(key);
     return key;
   }
