@@ -245,6 +245,11 @@ describe("actions on each workload kind, as kubectl would do them", () => {
     await createArf("healingintents", ns, intentBody(`rollback-${name}`, "rollback", kind, name));
     const intent = await succeeded(ns, `rollback-${name}`);
     expect(intent.status.execution.desired).toMatchObject({ type: "rollbackControllerRevision", toRevision: 1 });
+    // The snapshot names the ControllerRevision it was taken at, not an observedGeneration.
+    const plan = await getArf("rollbackplans", ns, `${kind.toLowerCase()}-${name}`);
+    const snapshot = plan.status.snapshots.find((s: any) => s.intentName === `rollback-${name}`);
+    expect(snapshot.revision).toBe(2);
+    expect(snapshot.template.spec.containers[0].image).toBe(image.replace(":1", ":2"));
     const { apps } = clientsFor("admin");
     const workload =
       kind === "StatefulSet"

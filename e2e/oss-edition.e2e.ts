@@ -326,6 +326,7 @@ describe("restarts", () => {
       return settled ? true : undefined;
     });
     expect(await operator.stop()).toBe(0);
+    const restartedAt = Date.now();
     operator = await startOperator("oss-2");
     await eventually("the new operator to lead and be ready", async () =>
       (await operator.ready()) ? true : undefined,
@@ -342,8 +343,18 @@ describe("restarts", () => {
       return count >= Object.keys(before).length - 2 ? true : undefined;
     });
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    // ...and written nothing: every resourceVersion is unchanged.
+    // ...and written nothing: every resourceVersion is unchanged, and the audit log shows no write.
     expect(await snapshot()).toEqual(before);
+    const writes = readAuditEvents().filter(
+      (e) =>
+        e.user.username === "arf-operator" &&
+        e.stage === "ResponseComplete" &&
+        ["create", "update", "patch"].includes(e.verb) &&
+        e.objectRef?.namespace === ns &&
+        ["healingintents", "approvalpolicies"].includes(e.objectRef?.resource ?? "") &&
+        new Date(e.requestReceivedTimestamp).getTime() >= restartedAt,
+    );
+    expect(writes.map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}`)).toEqual([]);
   });
 });
 
