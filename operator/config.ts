@@ -53,6 +53,8 @@ export const ConfigSchema = z.strictObject({
   shutdownTimeout: durationMs("30s"),
   staleWatchTimeout: durationMs("5m"),
   prometheusUrl: z.url().optional(),
+  /** How long a Prometheus query may take before the measurement counts as an Error. */
+  prometheusTimeout: durationMs("5s"),
   licenseSecret: z
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be NAMESPACE/NAME")

@@ -30,6 +30,8 @@ import { LicenseManager, secretLicenseSource } from "./license/manager.ts";
 import { createLogger } from "./log.ts";
 import { OperatorMetrics } from "./metrics.ts";
 import { APPROVAL_POLICY, makeValidationReconciler, ROLLBACK_PLAN } from "./policy/reconciler.ts";
+import { makeWindowReconciler } from "./rollback/controller.ts";
+import { httpPrometheus } from "./rollback/prometheus.ts";
 import { systemClock } from "./runtime/clock.ts";
 import { Controller } from "./runtime/controller.ts";
 import { startHttpServer } from "./runtime/http.ts";
@@ -153,6 +155,12 @@ async function main(): Promise<void> {
         });
     }, 5_000);
   admissionLoop();
+  // The operator's own namespace: only it (and cluster admins) can write there.
+  const ledger = kubeActionLedger(kc, config.leaderElectionNamespace);
+  const assertMayAct = () => {
+    if (shuttingDown) throw new Error("shutting down: no new writes to workloads");
+    leadership.assertLeader();
+  };
   const intentController = new Controller(
     "healingintent",
     makeIntentReconciler({
@@ -172,13 +180,11 @@ async function main(): Promise<void> {
         events,
         metrics,
         clock,
-        // The operator's own namespace: only it (and cluster admins) can write there.
-        ledger: kubeActionLedger(kc, config.leaderElectionNamespace),
+        ledger,
         revisions,
-        assertMayAct: () => {
-          if (shuttingDown) throw new Error("shutting down: no new writes to workloads");
-          leadership.assertLeader();
-        },
+        assertMayAct,
+        prometheus: httpPrometheus(config.prometheusTimeout),
+        ...(config.prometheusUrl ? { prometheusUrl: config.prometheusUrl } : {}),
         rollbackPlans: (namespace) => plans.list(namespace),
         snapshotWriter: kubeSnapshotWriter(kc),
         crashAfterAction: config.faultInjection === "crash-after-action",
@@ -205,7 +211,29 @@ async function main(): Promise<void> {
     clock,
     mayAct,
   );
-  const controllers = [intentController, policyController, planController];
+  const prometheus = httpPrometheus(config.prometheusTimeout);
+  const windowController = new Controller(
+    "rollbackwindow",
+    makeWindowReconciler({
+      plan: (n, name) => plans.get(name, n),
+      workload: (kind, n, name) => workloads[kind].get(name, n),
+      intent: (n, name) => intents.get(name, n),
+      statusWriter,
+      events,
+      metrics,
+      clock,
+      wiring: () => wiring,
+      ledger,
+      prometheus,
+      ...(config.prometheusUrl ? { prometheusUrl: config.prometheusUrl } : {}),
+      assertMayAct,
+    }),
+    log,
+    metrics,
+    clock,
+    mayAct,
+  );
+  const controllers = [intentController, policyController, planController, windowController];
 
   const enqueueIntentsIn = (
     namespace: string | undefined,
@@ -219,14 +247,21 @@ async function main(): Promise<void> {
     policyController.enqueue(p.metadata?.namespace, p.metadata?.name);
     enqueueIntentsIn(p.metadata?.namespace);
   });
-  plans.onChange((p) => planController.enqueue(p.metadata?.namespace, p.metadata?.name));
+  plans.onChange((p) => {
+    planController.enqueue(p.metadata?.namespace, p.metadata?.name);
+    windowController.enqueue(p.metadata?.namespace, p.metadata?.name);
+  });
   for (const [kind, workloadInformer] of Object.entries(workloads)) {
-    workloadInformer.onChange((w) =>
-      enqueueIntentsIn(w.metadata?.namespace, (i) => {
-        const target = (i.spec as { target?: { kind?: string; name?: string } } | undefined)?.target;
+    workloadInformer.onChange((w) => {
+      const targets = (o: { spec?: unknown }) => {
+        const target = (o.spec as { target?: { kind?: string; name?: string } } | undefined)?.target;
         return target?.kind === kind && target?.name === w.metadata?.name;
-      }),
-    );
+      };
+      enqueueIntentsIn(w.metadata?.namespace, targets);
+      // An open window judges the workload's health as soon as it changes.
+      for (const p of plans.list(w.metadata?.namespace))
+        if (targets(p)) windowController.enqueue(p.metadata?.namespace, p.metadata?.name);
+    });
   }
 
   // --- HTTP: health, readiness, metrics

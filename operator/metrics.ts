@@ -96,6 +96,87 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  // Auto-rollback windows. Per-target series exist only while a window is open, and a check's value
+  // and threshold are removed (never left stale) when it could not be measured.
+  readonly windowOpen = new Gauge({
+    name: "arf_rollback_window_open",
+    help: "1 while an auto-rollback window watches the target.",
+    labelNames: ["namespace", "target"] as const,
+    registers: [this.registry],
+  });
+  readonly windowRemaining = new Gauge({
+    name: "arf_rollback_window_remaining_seconds",
+    help: "Seconds until the open window closes Passed if nothing fails.",
+    labelNames: ["namespace", "target"] as const,
+    registers: [this.registry],
+  });
+  readonly windowChecks = new Counter({
+    name: "arf_rollback_window_checks_total",
+    help: "Measurements taken in auto-rollback windows, per check and result.",
+    labelNames: ["check", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly windowValue = new Gauge({
+    name: "arf_rollback_window_check_value",
+    help: "The last measured value of a check in an open window.",
+    labelNames: ["namespace", "target", "check"] as const,
+    registers: [this.registry],
+  });
+  readonly windowThreshold = new Gauge({
+    name: "arf_rollback_window_check_threshold",
+    help: "The threshold of a check in an open window.",
+    labelNames: ["namespace", "target", "check"] as const,
+    registers: [this.registry],
+  });
+  readonly autoRollbacks = new Counter({
+    name: "arf_auto_rollbacks_total",
+    help: "Automatic undos performed after a failed window, per reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly autoRollbackReaction = new Histogram({
+    name: "arf_auto_rollback_reaction_seconds",
+    help: "From the measurement that reached the failure limit to the undo's write.",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly windowsTotal = new Counter({
+    name: "arf_rollback_windows_total",
+    help: "Auto-rollback windows ended, per result.",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+  private readonly windowChecksSeen = new Map<string, Set<string>>();
+
+  openWindow(namespace: string, target: string, remainingSeconds: number): void {
+    this.windowOpen.set({ namespace, target }, 1);
+    this.windowRemaining.set({ namespace, target }, Math.max(0, remainingSeconds));
+  }
+
+  windowCheckValue(namespace: string, target: string, check: string, value?: number, threshold?: number): void {
+    const labels = { namespace, target, check };
+    const key = `${namespace}/${target}`;
+    if (!this.windowChecksSeen.has(key)) this.windowChecksSeen.set(key, new Set());
+    this.windowChecksSeen.get(key)?.add(check);
+    if (value === undefined || !Number.isFinite(value)) {
+      this.windowValue.remove(labels);
+      this.windowThreshold.remove(labels);
+      return;
+    }
+    this.windowValue.set(labels, value);
+    if (threshold !== undefined) this.windowThreshold.set(labels, threshold);
+  }
+
+  closeWindow(namespace: string, target: string): void {
+    this.windowOpen.remove({ namespace, target });
+    this.windowRemaining.remove({ namespace, target });
+    for (const check of this.windowChecksSeen.get(`${namespace}/${target}`) ?? []) {
+      this.windowValue.remove({ namespace, target, check });
+      this.windowThreshold.remove({ namespace, target, check });
+    }
+    this.windowChecksSeen.delete(`${namespace}/${target}`);
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -248,8 +248,8 @@ export type PolicyDecision = z.infer<typeof PolicyDecision>;
 export const Desired = z
   .strictObject({
     type: z
-      .enum(["scale", "restart", "rollbackDeployment", "rollbackControllerRevision"])
-      .describe("The kind of change."),
+      .enum(["scale", "restart", "rollbackDeployment", "rollbackControllerRevision", "restoreSnapshot"])
+      .describe("The kind of change; restoreSnapshot is an automatic undo after a failed window."),
     replicas: z.number().int().min(0).optional().describe("Replicas to scale to."),
     expectedReplicas: z
       .number()

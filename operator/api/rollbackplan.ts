@@ -12,11 +12,25 @@ export const PrometheusCheck = z
       .max(63)
       .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
       .describe("Name of the check, shown in status and metrics."),
-    query: z.string().min(1).max(4096).describe("A PromQL instant query that returns one sample."),
+    query: z
+      .string()
+      .min(1)
+      .max(4096)
+      .describe(
+        "A PromQL instant query that returns one sample. $namespace and $name are replaced by the target's namespace and name.",
+      ),
     operator: z
       .enum(["LessThan", "LessThanOrEqual", "GreaterThan", "GreaterThanOrEqual"])
       .describe("The check passes when value <operator> threshold."),
     threshold: z.number().describe("The value the sample is compared with."),
+    maxIncreaseFactor: z
+      .number()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        "Also fail when the value exceeds this factor times its baseline, measured just before the action (for example 1.5: no more than 1.5x what it was before). Catches a degradation an absolute threshold would miss.",
+      ),
     onEmpty: z
       .enum(["Inconclusive", "Fail", "Pass"])
       .default("Inconclusive")
@@ -42,7 +56,18 @@ export const AutoRollbackWindow = z
       .min(0)
       .max(100)
       .default(3)
-      .describe("Consecutive inconclusive checks tolerated before the window counts as failed; 0 means unlimited."),
+      .describe(
+        "Consecutive inconclusive rounds (empty or NaN results, a rollout still in progress) after which the window ends Inconclusive, without a rollback; 0 means unlimited.",
+      ),
+    errorLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(5)
+      .describe(
+        "Consecutive rounds in which a check could not be measured (Prometheus unreachable or erroring) after which the window ends Inconclusive. An outage alone never causes a rollback.",
+      ),
   })
   .superRefine((window, ctx) => {
     // A malformed duration is reported at its own field, here as by the CRD's rule.
@@ -73,6 +98,7 @@ export const RollbackPlanSpec = z
       checkInterval: "30s",
       failureLimit: 1,
       inconclusiveLimit: 3,
+      errorLimit: 5,
     }),
     healthChecks: z
       .strictObject({
@@ -130,35 +156,99 @@ export const Snapshot = z
     revision: z.number().int().min(0).optional().describe("The workload's revision before the action."),
     replicas: z.number().int().min(0).optional().describe("The desired replicas before the action."),
     template: z.object({}).loose().optional().describe("The pod template before the action."),
+    baseline: z
+      .array(
+        z.strictObject({
+          check: z.string().max(63).describe("The Prometheus check."),
+          value: z.number().optional().describe("Its value just before the action; absent when there was none."),
+          message: z.string().max(1024).optional().describe("Why there was no value."),
+        }),
+      )
+      .max(16)
+      .optional()
+      .describe("Each Prometheus check measured just before the action, for comparisons with what came after."),
   })
   .describe("The workload's state before an action.");
 export type Snapshot = z.infer<typeof Snapshot>;
 
-export const CheckResult = z.strictObject({
-  name: z.string().max(63).describe("The check."),
-  verdict: z.enum(["Pass", "Fail", "Inconclusive", "Error"]).describe("Its outcome."),
-  value: z.number().optional().describe("The observed value, when there was one."),
-  message: z.string().max(1024).optional().describe("Detail."),
+export const MeasurementResult = z.enum(["Successful", "Failed", "Inconclusive", "Error"]);
+export type MeasurementResult = z.infer<typeof MeasurementResult>;
+
+export const Measurement = z.strictObject({
+  at: timestamp("When it was measured."),
+  result: MeasurementResult.describe(
+    "Successful, Failed, Inconclusive (no data, still rolling out) or Error (not measurable).",
+  ),
+  value: z.number().optional().describe("The measured value, when there was one."),
+  message: z.string().max(1024).optional().describe("What was measured against what."),
 });
+export type Measurement = z.infer<typeof Measurement>;
+
+export const CheckRecord = z.strictObject({
+  name: z.string().max(63).describe("The check: workload-ready, or a Prometheus check's name."),
+  threshold: z.number().optional().describe("The absolute threshold, for a Prometheus check."),
+  baseline: z.number().optional().describe("The value measured just before the action, when there was one."),
+  counts: z
+    .strictObject({
+      successful: z.number().int().min(0).describe("Measurements that passed."),
+      failed: z.number().int().min(0).describe("Measurements that failed."),
+      inconclusive: z.number().int().min(0).describe("Measurements without data (empty, NaN, still rolling out)."),
+      error: z.number().int().min(0).describe("Measurements that could not be taken (Prometheus unreachable or erroring)."),
+    })
+    .describe("Measurements of each result over the whole window."),
+  measurements: z.array(Measurement).max(10).describe("The newest measurements, oldest first."),
+});
+export type CheckRecord = z.infer<typeof CheckRecord>;
+
+export const WindowState = z.enum(["Watching", "Passed", "RolledBack", "AlertOnly", "Inconclusive", "Superseded"]);
+export type WindowState = z.infer<typeof WindowState>;
+
+export const RollbackWindow = z
+  .strictObject({
+    state: WindowState.describe(
+      "Watching; or how it ended: Passed, RolledBack, AlertOnly (failed, onFailure alertOnly), Inconclusive (no verdict: no data or no Prometheus), Superseded (a newer action on the target).",
+    ),
+    intentName: z.string().max(253).describe("The intent whose action is watched."),
+    intentId: z.string().max(128).describe("Its deterministic id."),
+    startedAt: timestamp("When the window opened (the action succeeded)."),
+    endsAt: timestamp("When it closes Passed if nothing fails; never moves."),
+    nextCheckAt: timestamp("When the next round of checks is due.").optional(),
+    rounds: z.number().int().min(0).describe("Rounds of checks so far."),
+    consecutiveFailures: z.number().int().min(0).describe("Failed rounds in a row."),
+    consecutiveInconclusive: z.number().int().min(0).describe("Inconclusive rounds in a row."),
+    consecutiveErrors: z.number().int().min(0).describe("Rounds in a row in which a check could not be measured."),
+    checks: z.array(CheckRecord).max(17).describe("Each check's baseline, counters and newest measurements."),
+    verdict: z
+      .strictObject({
+        reason: z.string().max(128).describe("A CamelCase reason."),
+        message: z.string().max(2048).describe("Which check, its value and threshold caused the verdict."),
+        at: timestamp("When the verdict was reached."),
+      })
+      .optional()
+      .describe("Why the window ended."),
+    rollback: z
+      .strictObject({
+        record: z.string().max(253).describe("The operator's record of the undo (at most once)."),
+        state: z.enum(["Started", "Succeeded", "Failed"]).describe("Where the undo is."),
+        message: z.string().max(2048).optional().describe("What happened."),
+        reactionSeconds: z
+          .number()
+          .min(0)
+          .optional()
+          .describe("From the measurement that reached the failure limit to the undo's write."),
+      })
+      .optional()
+      .describe("The automatic undo, when the window failed with onFailure rollback."),
+  })
+  .describe("The auto-rollback window of the latest action on the target.");
+export type RollbackWindow = z.infer<typeof RollbackWindow>;
 
 export const RollbackPlanStatus = z
   .strictObject({
     observedGeneration: z.number().int().min(0).optional().describe("The generation this status describes."),
     conditions: Conditions.optional(),
     snapshots: z.array(Snapshot).max(20).optional().describe("Snapshots taken before actions, newest last."),
-    window: z
-      .strictObject({
-        state: z.enum(["Watching", "Passed", "Failed", "RolledBack", "AlertOnly"]).describe("Where the window is."),
-        intentName: z.string().max(253).describe("The intent whose action is watched."),
-        startedAt: timestamp("When the window opened."),
-        endsAt: timestamp("When it closes if nothing fails."),
-        consecutiveFailures: z.number().int().min(0).describe("Failed checks in a row."),
-        consecutiveInconclusive: z.number().int().min(0).describe("Inconclusive checks in a row."),
-        lastCheckedAt: timestamp("The last check.").optional(),
-        lastResults: z.array(CheckResult).max(32).optional().describe("Results of the last check."),
-      })
-      .optional()
-      .describe("The current or last auto-rollback window."),
+    window: RollbackWindow.optional(),
   })
   .describe("Observed state, written only by the operator.");
 export type RollbackPlanStatus = z.infer<typeof RollbackPlanStatus>;

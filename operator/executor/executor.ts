@@ -77,6 +77,13 @@ export interface Executor {
     beforeWrite?: () => void,
   ): Promise<ActionResult>;
   dryRun(namespace: string, kind: WorkloadKind, name: string, desired: Desired): Promise<DryRunResult>;
+  restore(
+    namespace: string,
+    kind: WorkloadKind,
+    name: string,
+    snapshot: { template?: unknown; replicas?: number },
+    beforeWrite?: () => void,
+  ): Promise<ActionResult>;
 }
 
 type PatchOptions = ReturnType<typeof k8s.setHeaderOptions>;
@@ -150,6 +157,9 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
   async function change(namespace: string, kind: WorkloadKind, name: string, desired: Desired): Promise<Change> {
     const target = ref(kind, name);
     switch (desired.type) {
+      case "restoreSnapshot":
+        // An undo carries a snapshot, not a plan: it goes through restore().
+        throw new PermanentFailure(`${target}: a snapshot is restored with restore(), not apply()`);
       case "scale": {
         if (kind === "DaemonSet") throw new PermanentFailure(`${target} cannot be scaled`);
         const scale = await (kind === "Deployment"
@@ -355,7 +365,72 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
     return workload?.metadata?.generation;
   }
 
+  /** Puts back a pre-action snapshot: the pod template, or for a scale the replica count. Idempotent. */
+  async function restore(
+    namespace: string,
+    kind: WorkloadKind,
+    name: string,
+    snapshot: { template?: unknown; replicas?: number },
+    beforeWrite?: () => void,
+  ): Promise<ActionResult> {
+    const target = ref(kind, name);
+    const workload = await readWorkload(namespace, kind, name);
+    try {
+      if (snapshot.template !== undefined) {
+        if (
+          sameTemplate(withoutHash(snapshot.template as k8s.V1PodTemplateSpec), withoutHash(workload.spec?.template))
+        ) {
+          return { changed: false, message: `${target} already runs the snapshot's pod template` };
+        }
+        beforeWrite?.();
+        await patch(
+          namespace,
+          kind,
+          name,
+          [
+            { op: "test", path: "/metadata/generation", value: workload.metadata?.generation ?? 0 },
+            { op: "replace", path: "/spec/template", value: snapshot.template },
+          ],
+          jsonPatch,
+        );
+        return { changed: true, message: `restored ${target}'s pod template from before the action` };
+      }
+      if (snapshot.replicas !== undefined && kind !== "DaemonSet") {
+        const current = (workload.spec as { replicas?: number }).replicas ?? 1;
+        if (current === snapshot.replicas)
+          return { changed: false, message: `${target} already has ${current} replicas` };
+        beforeWrite?.();
+        const params = {
+          namespace,
+          name,
+          body: [
+            { op: "test", path: "/spec/replicas", value: current },
+            { op: "replace", path: "/spec/replicas", value: snapshot.replicas },
+          ],
+          fieldManager: FIELD_MANAGER,
+        };
+        if (kind === "Deployment") await apps.patchNamespacedDeploymentScale(params, jsonPatch);
+        else await apps.patchNamespacedStatefulSetScale(params, jsonPatch);
+        return { changed: true, message: `restored ${target} from ${current} to ${snapshot.replicas} replicas` };
+      }
+    } catch (error) {
+      if (
+        error instanceof k8s.ApiException &&
+        error.code >= 400 &&
+        error.code < 500 &&
+        error.code !== 429 &&
+        error.code !== 409 &&
+        error.code !== 422
+      ) {
+        throw new PermanentFailure(`the API server refused (${error.code}): ${apiMessage(error)}`);
+      }
+      throw error; // a conflict or a failed test: the workload moved during the undo; retried with a fresh read
+    }
+    throw new PermanentFailure(`the snapshot of ${target} holds nothing to restore`);
+  }
+
   return {
+    restore,
     apply: (namespace, kind, name, desired, beforeWrite) =>
       send(namespace, kind, name, desired, undefined, beforeWrite),
     async dryRun(namespace, kind, name, desired) {

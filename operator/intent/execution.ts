@@ -20,7 +20,9 @@ import {
   GROUP,
   type HealingIntentSpec,
   type HealingIntentStatus,
+  RollbackPlanSpec,
   type RollbackPlanStatus,
+  type Snapshot,
   VERSION,
 } from "../api/index.ts";
 import type { EditionWiring } from "../edition.ts";
@@ -30,6 +32,8 @@ import { setConditions } from "../lib/conditions.ts";
 import { stableEqual } from "../lib/stable.ts";
 import { rfc3339 } from "../lib/time.ts";
 import type { OperatorMetrics } from "../metrics.ts";
+import type { PrometheusClient } from "../rollback/prometheus.ts";
+import { expandQuery, openWindow } from "../rollback/window.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { ReconcileResult } from "../runtime/controller.ts";
 import { type ExecutionOrder, expiresAt } from "./decide.ts";
@@ -51,6 +55,10 @@ export interface ExecutionDeps {
   snapshotWriter: SnapshotWriter;
   /** Throws unless this replica may write workloads now (it holds the lease); called before every write. */
   assertMayAct: () => void;
+  /** Measures Prometheus checks just before an action (baselines for the window). */
+  prometheus?: PrometheusClient;
+  /** The Prometheus a RollbackPlan uses when it names no address. */
+  prometheusUrl?: string;
   /** Test-only fault injection: exit right after acting, before recording the outcome. */
   crashAfterAction?: boolean;
 }
@@ -113,13 +121,28 @@ export async function execute(
       "attempt recorded",
     );
   }
-  if (attempt.state === "Started") await recordSnapshot(deps, intent, spec, id, order.workload, order.policy, log);
+  let ledgerEntry = stored;
+  if (attempt.state === "Started" && !attempt.snapshot) {
+    const taken = await recordSnapshot(deps, intent, spec, id, order.workload, order.policy, log);
+    // The pre-action state also goes where only the operator writes: an automatic undo restores it from there.
+    const withSnapshot: ActionRecord = {
+      ...attempt,
+      snapshot: {
+        template: order.workload.spec?.template,
+        ...(taken?.snapshot.replicas !== undefined ? { replicas: taken.snapshot.replicas } : {}),
+        ...(taken?.snapshot.revision !== undefined ? { revision: taken.snapshot.revision } : {}),
+      },
+      ...(taken ? { rollbackPlan: taken.plan } : {}),
+    };
+    ledgerEntry = await deps.ledger.update(stored, withSnapshot);
+    attempt = withSnapshot;
+  }
   const startedStatus = withExecution(input.status, attempt, stored.name, intent.metadata?.generation ?? 0, now, [
     ...input.events,
   ]);
   const written = await deps.statusWriter.writeStatus("healingintents", intent, startedStatus.status);
   await recordEvents(deps.events, intent, startedStatus.events, log);
-  return perform(deps, wiring, { intent: written, spec, log }, startedStatus.status, stored);
+  return perform(deps, wiring, { intent: written, spec, log }, startedStatus.status, ledgerEntry);
 }
 
 /** The status of an attempt that has started. */
@@ -334,6 +357,9 @@ async function perform(
     // The outcome reached the ledger but not the status (a crash in between).
     outcome = { ok: record.state === "Succeeded", message: record.message ?? record.state, changed: false };
   }
+  if (outcome.ok && record.desired.type !== "restoreSnapshot") {
+    await openWindowAfter(deps, ledgerRecord.record ?? record, log);
+  }
   const now = deps.clock.now();
   const reason = outcome.ok ? "Executed" : "ExecutionFailed";
   const event: IntentEvent = { type: outcome.ok ? "Normal" : "Warning", reason, message: outcome.message };
@@ -398,7 +424,7 @@ async function recordSnapshot(
   workload: Workload,
   policy: { name: string; spec: ApprovalPolicySpec } | undefined,
   log: Logger,
-): Promise<void> {
+): Promise<{ plan: string; snapshot: Snapshot } | undefined> {
   const { namespace = "", name: intentName = "" } = intent.metadata ?? {};
   const target = spec.target;
   const targets = (p: ArfObject) => {
@@ -435,8 +461,9 @@ async function recordSnapshot(
       "created RollbackPlan from the policy's defaults",
     );
   }
-  if (!plan) return;
-  const snapshot = {
+  if (!plan) return undefined;
+  const baseline = await measureBaseline(deps, plan, namespace, target.name);
+  const snapshot: Snapshot = {
     intentName,
     intentId: id,
     takenAt: rfc3339(deps.clock.now()),
@@ -447,20 +474,106 @@ async function recordSnapshot(
       ? { replicas: (workload.spec as { replicas: number }).replicas }
       : {}),
     template: workload.spec?.template as Record<string, unknown>,
+    ...(baseline.length > 0 ? { baseline } : {}),
   };
+  const planName = plan.metadata?.name ?? "";
   // The plan's own controller writes its status too: on a conflict, read it again and retry.
   for (let attempt = 1; ; attempt++) {
     const status = (plan.status ?? {}) as RollbackPlanStatus;
-    if (status.snapshots?.some((s) => s.intentId === id)) return; // resumed: already taken
+    const taken = status.snapshots?.find((s) => s.intentId === id);
+    if (taken) return { plan: planName, snapshot: taken }; // resumed: already taken
     const snapshots = [...(status.snapshots ?? []), snapshot].slice(-20);
     try {
       await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, snapshots });
-      return;
+      return { plan: planName, snapshot };
     } catch (error) {
       if (!(error instanceof Error && error.name === "ConflictError") || attempt >= 5) throw error;
       plan = await deps.snapshotWriter.getPlan(namespace, plan.metadata?.name ?? "");
     }
   }
+}
+
+/**
+ * Opens the auto-rollback window on the target's RollbackPlan once the action
+ * succeeded. One window per target: a window still watching an earlier action
+ * is superseded (and says so). Idempotent: a resumed attempt finds it open.
+ */
+async function openWindowAfter(deps: ExecutionDeps, record: ActionRecord, log: Logger): Promise<void> {
+  if (!record.rollbackPlan) return;
+  for (let attempt = 1; ; attempt++) {
+    const plan = await deps.snapshotWriter.getPlan(record.namespace, record.rollbackPlan);
+    const parsed = RollbackPlanSpec.safeParse(plan.spec);
+    if (!parsed.success) {
+      log.warn({ rollbackPlan: record.rollbackPlan }, "the RollbackPlan is invalid; no auto-rollback window opens");
+      return;
+    }
+    const status = (plan.status ?? {}) as RollbackPlanStatus;
+    if (status.window?.intentId === record.intentId) return;
+    const snapshot = status.snapshots?.find((s) => s.intentId === record.intentId);
+    const window = openWindow(
+      parsed.data,
+      { name: record.intentName, id: record.intentId },
+      snapshot,
+      deps.clock.now(),
+    );
+    const previous = status.window;
+    try {
+      await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, window });
+    } catch (error) {
+      if (!(error instanceof Error && error.name === "ConflictError") || attempt >= 5) throw error;
+      continue;
+    }
+    log.info({ rollbackPlan: record.rollbackPlan, endsAt: window.endsAt }, "auto-rollback window opened");
+    const ref = {
+      kind: "RollbackPlan",
+      apiVersion: API_VERSION,
+      namespace: record.namespace,
+      name: record.rollbackPlan,
+    };
+    if (previous?.state === "Watching") {
+      await deps.events
+        .record(
+          ref,
+          "Normal",
+          "WindowSuperseded",
+          `the window of ${previous.intentName} closed: ${record.intentName} acted on the same target`,
+        )
+        .catch(() => undefined);
+    }
+    await deps.events
+      .record(
+        ref,
+        "Normal",
+        "WindowOpened",
+        `watching ${record.target.kind.toLowerCase()}/${record.target.name} after ${record.intentName} until ${window.endsAt}`,
+      )
+      .catch(() => undefined);
+    return;
+  }
+}
+
+/** Each Prometheus check of the plan, measured now (just before the action): the window's baselines. */
+async function measureBaseline(
+  deps: ExecutionDeps,
+  plan: ArfObject,
+  namespace: string,
+  name: string,
+): Promise<NonNullable<Snapshot["baseline"]>> {
+  const parsed = RollbackPlanSpec.safeParse(plan.spec);
+  const prometheus = parsed.success ? parsed.data.healthChecks.prometheus : undefined;
+  const address = prometheus?.address ?? deps.prometheusUrl;
+  if (!prometheus || !deps.prometheus) return [];
+  return Promise.all(
+    prometheus.queries.map(async (check) => {
+      if (!address) return { check: check.name, message: "no Prometheus address (plan or --prometheus-url)" };
+      const answer = await deps.prometheus?.query(address, expandQuery(check.query, namespace, name));
+      if (!answer?.ok)
+        return { check: check.name, message: `no baseline: ${answer?.error ?? "no client"}`.slice(0, 1024) };
+      return answer.value === undefined || Number.isNaN(answer.value)
+        ? { check: check.name, message: "no baseline: empty result or NaN" }
+        : { check: check.name, value: answer.value };
+    }),
+  );
 }
 
 async function currentRevision(

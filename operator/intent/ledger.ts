@@ -31,6 +31,16 @@ export const ActionRecord = z.strictObject({
   state: z.enum(["Started", "Succeeded", "Failed"]),
   finishedAt: z.string().max(64).optional(),
   message: z.string().max(4096).optional(),
+  /** The workload before the action, for an automatic undo (kept here, where only the operator writes). */
+  snapshot: z
+    .strictObject({
+      template: z.unknown().optional(),
+      replicas: z.number().int().min(0).optional(),
+      revision: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  /** The RollbackPlan that holds this action's window. */
+  rollbackPlan: z.string().max(253).optional(),
 });
 export type ActionRecord = z.infer<typeof ActionRecord>;
 
