@@ -17,6 +17,8 @@ npm install --no-audit --no-fund --loglevel=error
 timing "npm install"
 bash hack/build-binaries.sh
 timing "control-plane binaries"
+bash hack/setup-prometheus.sh
+timing "prometheus"
 
 mkdir -p .tmp
 status=0

@@ -325,7 +325,11 @@ async function main(): Promise<void> {
     for (const c of controllers) c.start(config.workers);
     for (const i of intents.list()) intentController.enqueue(i.metadata?.namespace, i.metadata?.name);
     for (const p of policies.list()) policyController.enqueue(p.metadata?.namespace, p.metadata?.name);
-    for (const p of plans.list()) planController.enqueue(p.metadata?.namespace, p.metadata?.name);
+    for (const p of plans.list()) {
+      planController.enqueue(p.metadata?.namespace, p.metadata?.name);
+      // Open windows resume on their own schedule under a new leader or process.
+      windowController.enqueue(p.metadata?.namespace, p.metadata?.name);
+    }
   };
   const leaderName = config.leaderElectionId;
   if (config.leaderElect) {

@@ -193,7 +193,11 @@ export const CheckRecord = z.strictObject({
       successful: z.number().int().min(0).describe("Measurements that passed."),
       failed: z.number().int().min(0).describe("Measurements that failed."),
       inconclusive: z.number().int().min(0).describe("Measurements without data (empty, NaN, still rolling out)."),
-      error: z.number().int().min(0).describe("Measurements that could not be taken (Prometheus unreachable or erroring)."),
+      error: z
+        .number()
+        .int()
+        .min(0)
+        .describe("Measurements that could not be taken (Prometheus unreachable or erroring)."),
     })
     .describe("Measurements of each result over the whole window."),
   measurements: z.array(Measurement).max(10).describe("The newest measurements, oldest first."),

@@ -1,0 +1,98 @@
+// A real Prometheus (Debian's package) on loopback, scraping a small exporter
+// the test controls, for the auto-rollback windows.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { type AddressInfo, createServer as createTcpServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { eventually } from "./kube.ts";
+
+/** Serves arf_e2e_error_ratio{namespace} gauges whose values the test sets. */
+export class TestExporter {
+  private readonly values = new Map<string, number>();
+  private server?: Server;
+  port = 0;
+
+  set(namespace: string, value: number | undefined): void {
+    if (value === undefined) this.values.delete(namespace);
+    else this.values.set(namespace, value);
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((_request, response) => {
+      const lines = ["# TYPE arf_e2e_error_ratio gauge"];
+      for (const [namespace, value] of this.values)
+        lines.push(`arf_e2e_error_ratio{namespace="${namespace}"} ${value}`);
+      response.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
+      response.end(`${lines.join("\n")}\n`);
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export class TestPrometheus {
+  private process?: ChildProcess;
+  readonly dir = mkdtempSync(join(tmpdir(), "arf-prometheus-"));
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(exporterPort: number): Promise<void> {
+    if (!this.port) this.port = await freePort();
+    writeFileSync(
+      join(this.dir, "prometheus.yml"),
+      [
+        "global: { scrape_interval: 1s, evaluation_interval: 1s }",
+        "scrape_configs:",
+        "  - job_name: e2e",
+        `    static_configs: [{ targets: ["127.0.0.1:${exporterPort}"] }]`,
+        "",
+      ].join("\n"),
+    );
+    this.process = spawn(
+      "prometheus",
+      [
+        `--config.file=${join(this.dir, "prometheus.yml")}`,
+        `--storage.tsdb.path=${join(this.dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${this.port}`,
+        "--query.lookback-delta=5s",
+      ],
+      { stdio: "ignore" },
+    );
+    await eventually("Prometheus to be ready", async () => {
+      const response = await fetch(`${this.url}/-/ready`).catch(() => undefined);
+      return response?.ok ? true : undefined;
+    });
+  }
+
+  async query(query: string): Promise<number | undefined> {
+    const response = await fetch(`${this.url}/api/v1/query?${new URLSearchParams({ query })}`);
+    const body = (await response.json()) as { data: { result: Array<{ value: [number, string] }> } };
+    const first = body.data.result[0];
+    return first ? Number(first.value[1]) : undefined;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
