@@ -1,11 +1,14 @@
 // Auto-rollback windows against a real Prometheus (Debian's package) that
 // scrapes an exporter this test controls, with the licensed operator acting on
 // the local control plane.
+import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
+import { REPO_ROOT } from "./support/env.ts";
 import { clientsFor, createTestNamespace, deleteTestNamespace, eventually, readAuditEvents } from "./support/kube.ts";
 import {
   createArf,
@@ -19,6 +22,7 @@ import {
 import { TestExporter, TestPrometheus } from "./support/prometheus.ts";
 import { createWorkloadsWithTwoRevisions, intentBody } from "./support/workloads.ts";
 
+const run = promisify(execFile);
 const SECRET = "arf-license"; // the chart's RBAC lets the operator read only this name
 const keys = generateKeyPair();
 const keyDir = mkdtempSync(join(tmpdir(), "arf-window-"));
@@ -192,6 +196,17 @@ describe("auto-rollback windows", () => {
     );
     const intent = await intentWhere(ns, "restart-web", "rolled back", (i) => i.status?.phase === "RolledBack");
     expect(intent.status.conditions.find((c: any) => c.type === "RolledBack").message).toContain("errors = 0.9");
+    // "Why did it roll back?" in one command.
+    const { stdout: explained } = await run(
+      join(REPO_ROOT, "bin", "kubectl-arf"),
+      ["explain", "restart-web", "-n", ns, "--kubeconfig", inject("kubeconfig"), "--context", "arf-admin"],
+      { env: { ...process.env, KUBECTL: inject("kubectl") } },
+    );
+    expect(explained).toContain("phase:          RolledBack");
+    expect(explained).toMatch(/rolled back: +rolled back automatically: .*errors = 0\.9, wanted < 0\.5/);
+    // For Flux's kstatus and Argo CD: a terminal failure.
+    expect(intent.status.conditions.find((c: any) => c.type === "Stalled")).toMatchObject({ status: "True" });
+    expect(intent.status.conditions.find((c: any) => c.type === "Ready")).toMatchObject({ status: "False" });
     // Exactly two writes to the workload: the restart and its undo.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(workloadWrites(since, ns)).toHaveLength(2);

@@ -331,6 +331,10 @@ describe("what runs is exactly what the approvers saw", () => {
       i.status?.approvals?.counted?.includes("bob"),
     );
     expect(waiting.status.phase).toBe("AwaitingApproval");
+    // Waiting for people does not hold up a GitOps sync: Ready, not Stalled, observedGeneration current.
+    expect(condition(waiting, "Ready")).toMatchObject({ status: "True" });
+    expect(condition(waiting, "Stalled")).toMatchObject({ status: "False" });
+    expect(waiting.status.observedGeneration).toBe(waiting.metadata.generation);
     expect(waiting.status.approvals.counted).toEqual(["bob"]);
     expect(waiting.status.approvals.ignored[0]).toMatchObject({ user: "alice" });
     expect(waiting.status.approvals.ignored[0].reason).toContain("but the plan is now");

@@ -25,6 +25,7 @@ import {
   kubeStatusWriter,
   kubeWorkloadReader,
 } from "./kube/gateway.ts";
+import { withGitOpsConditions } from "./lib/kstatus.ts";
 import { parsePublicKey } from "./license/license.ts";
 import { LicenseManager, secretLicenseSource } from "./license/manager.ts";
 import { createLogger } from "./log.ts";
@@ -126,8 +127,11 @@ async function main(): Promise<void> {
     }));
 
   // --- controllers
-  const statusWriter = kubeStatusWriter(kc, (plural, namespace, name, fields) =>
-    log.warn({ plural, namespace, name, fields }, "status exceeded the CRD's bounds; truncated before writing"),
+  const statusWriter = kubeStatusWriter(
+    kc,
+    (plural, namespace, name, fields) =>
+      log.warn({ plural, namespace, name, fields }, "status exceeded the CRD's bounds; truncated before writing"),
+    (plural, status) => withGitOpsConditions(plural, status, clock.now()),
   );
   const revisions = kubeRevisionReader(kc);
   const events = kubeEventRecorder(kc, "arf-operator", config.identity);

@@ -6,6 +6,7 @@ import type { ApprovalPolicySpec, HealingIntentSpec, HealingIntentStatus, Policy
 import type { FieldProblem } from "../api/validate.ts";
 import { setConditions } from "../lib/conditions.ts";
 import { parseDuration } from "../lib/duration.ts";
+import { withGitOpsConditions } from "../lib/kstatus.ts";
 import { rfc3339 } from "../lib/time.ts";
 import type { AdmissionState } from "./admission.ts";
 import {
@@ -77,6 +78,12 @@ export function expiresAt(
 }
 
 export function decideIntent(f: IntentFacts): IntentDecision {
+  const decided = decideStatus(f);
+  decided.status = withGitOpsConditions("healingintents", decided.status, f.now) as HealingIntentStatus;
+  return decided;
+}
+
+function decideStatus(f: IntentFacts): IntentDecision {
   const evaluation = evaluateIntent({
     generation: f.generation,
     previous: f.previous,

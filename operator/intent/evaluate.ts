@@ -140,7 +140,10 @@ export function evaluateIntent(o: IntentObservation): IntentEvaluation {
   };
   // Conditions that no longer apply (e.g. PolicyResolved on an intent that became invalid) are dropped.
   const current = new Set(conditions.map((c) => c.type));
-  status.conditions = (status.conditions as Condition[]).filter((c) => current.has(c.type));
+  // Ready and Stalled (for GitOps tools) are derived from the result afterwards and keep their history.
+  status.conditions = (status.conditions as Condition[]).filter(
+    (c) => current.has(c.type) || c.type === "Ready" || c.type === "Stalled",
+  );
   if (o.previous?.execution) status.execution = o.previous.execution;
   if (o.previous?.approvals) status.approvals = o.previous.approvals;
 

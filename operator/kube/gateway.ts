@@ -56,6 +56,8 @@ const STATUS_SCHEMA_BY_PLURAL = new Map(CRD_DEFINITIONS.map((def) => [def.plural
 export function kubeStatusWriter(
   kc: k8s.KubeConfig,
   onTruncated?: (plural: string, namespace: string, name: string, fields: string[]) => void,
+  /** Derives conditions other tools read (kstatus, Argo CD) from the status, before it is written. */
+  finalize: (plural: string, status: unknown) => unknown = (_plural, status) => status,
 ): StatusWriter {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   return {
@@ -63,7 +65,8 @@ export function kubeStatusWriter(
       const { namespace = "", name = "" } = object.metadata ?? {};
       const schema = STATUS_SCHEMA_BY_PLURAL.get(plural);
       // Never send what the CRD would refuse: a status that fails with 422 forever stalls the object.
-      const fitted = schema ? fitToSchema(schema, status, "status") : { value: status, truncated: [] };
+      const finalized = finalize(plural, status);
+      const fitted = schema ? fitToSchema(schema, finalized, "status") : { value: finalized, truncated: [] };
       if (fitted.truncated.length > 0) onTruncated?.(plural, namespace, name, fitted.truncated);
       try {
         // A PUT of the status subresource replaces status exactly (a merge patch
