@@ -173,4 +173,39 @@ describe("judgeWorkload", () => {
   ])("%s", (_name, workload, result) => {
     expect(judgeWorkload("Deployment", workload as never, 1).result).toBe(result);
   });
+
+  it.each([
+    [
+      "a StatefulSet whose pods are not all updated yet",
+      "StatefulSet",
+      { replicas: 2 },
+      { observedGeneration: 2, availableReplicas: 1, updatedReplicas: 1, currentRevision: "a", updateRevision: "b" },
+      "Inconclusive",
+    ],
+    [
+      "a StatefulSet, updated and short of replicas",
+      "StatefulSet",
+      { replicas: 2 },
+      { observedGeneration: 2, availableReplicas: 1, updatedReplicas: 2, currentRevision: "b", updateRevision: "b" },
+      "Failed",
+    ],
+    [
+      "a DaemonSet still updating",
+      "DaemonSet",
+      {},
+      { observedGeneration: 2, desiredNumberScheduled: 2, numberAvailable: 1, updatedNumberScheduled: 1 },
+      "Inconclusive",
+    ],
+    [
+      "a DaemonSet, updated and short",
+      "DaemonSet",
+      {},
+      { observedGeneration: 2, desiredNumberScheduled: 2, numberAvailable: 1, updatedNumberScheduled: 2 },
+      "Failed",
+    ],
+  ])("%s", (_name, kind, specPart, statusPart, result) => {
+    expect(
+      judgeWorkload(kind, { metadata: { generation: 2 }, spec: specPart, status: statusPart } as never, 1).result,
+    ).toBe(result);
+  });
 });

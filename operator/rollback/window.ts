@@ -183,15 +183,42 @@ export function judgeWorkload(
   if (ratio >= minAvailableRatio) {
     return { ...base, value, result: "Successful", message: `${ready}/${desired} available (>= ${minAvailableRatio})` };
   }
-  const generation = workload.metadata?.generation ?? 0;
-  const observed = (workload.status as { observedGeneration?: number } | undefined)?.observedGeneration ?? 0;
-  const rollingOut = observed < generation || progressing?.status === "True";
+  const rollingOut = isRollingOut(kind, workload, progressing?.status === "True");
   return {
     ...base,
     value,
     result: rollingOut ? "Inconclusive" : "Failed",
     message: `${ready}/${desired} available (< ${minAvailableRatio})${rollingOut ? ", still rolling out" : ""}`,
   };
+}
+
+/**
+ * Whether the workload's controller is still rolling it out, so too few
+ * available replicas are expected for now (Inconclusive, not Failed): a
+ * Deployment that is Progressing (a stuck one is caught by its progress
+ * deadline), a StatefulSet or DaemonSet whose pods are not all updated yet.
+ */
+function isRollingOut(
+  kind: string,
+  workload: k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet,
+  progressing: boolean,
+) {
+  const generation = workload.metadata?.generation ?? 0;
+  const status = (workload.status ?? {}) as {
+    observedGeneration?: number;
+    updatedReplicas?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+    updatedNumberScheduled?: number;
+    desiredNumberScheduled?: number;
+  };
+  if ((status.observedGeneration ?? 0) < generation) return true;
+  if (kind === "Deployment") return progressing;
+  if (kind === "StatefulSet") {
+    const replicas = (workload.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+    return (status.updatedReplicas ?? 0) < replicas || status.currentRevision !== status.updateRevision;
+  }
+  return (status.updatedNumberScheduled ?? 0) < (status.desiredNumberScheduled ?? 0);
 }
 
 function roundResult(measurements: CheckMeasurement[]): MeasurementResult {
