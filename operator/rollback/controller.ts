@@ -88,6 +88,7 @@ export function makeWindowReconciler(deps: WindowDeps) {
           spec.target.kind,
           deps.workload(spec.target.kind, namespace, spec.target.name),
           spec.healthChecks.workloadReady.minAvailableRatio ?? 1,
+          now.getTime() - new Date(window.startedAt).getTime(),
         )
       : undefined;
     const due = new Date(window.nextCheckAt ?? window.endsAt).getTime();

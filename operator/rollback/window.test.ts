@@ -158,7 +158,7 @@ describe("judgeWorkload", () => {
   });
   it.each([
     ["all available", deployment(2), "Successful"],
-    ["too few and settled", deployment(1), "Failed"],
+    ["too few and settled", deployment(1, { updatedReplicas: 2 }), "Failed"],
     [
       "too few while rolling out",
       deployment(1, { conditions: [{ type: "Progressing", status: "True" }] }),
@@ -172,6 +172,12 @@ describe("judgeWorkload", () => {
     ["gone", undefined, "Failed"],
   ])("%s", (_name, workload, result) => {
     expect(judgeWorkload("Deployment", workload as never, 1).result).toBe(result);
+  });
+
+  it("gives new pods time to become available after the action", () => {
+    const settling = deployment(1, { updatedReplicas: 2 });
+    expect(judgeWorkload("Deployment", settling as never, 1, 5_000).result).toBe("Inconclusive");
+    expect(judgeWorkload("Deployment", settling as never, 1, 120_000).result).toBe("Failed");
   });
 
   it.each([

@@ -152,6 +152,8 @@ export function judgeWorkload(
   kind: string,
   workload: k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet | undefined,
   minAvailableRatio: number,
+  /** Time since the action: new pods get SETTLE_MS to become available. */
+  sinceActionMs = Number.POSITIVE_INFINITY,
 ): CheckMeasurement {
   const base = { check: WORKLOAD_CHECK, threshold: minAvailableRatio };
   if (!workload) return { ...base, result: "Failed", message: `the ${kind} is gone` };
@@ -183,7 +185,7 @@ export function judgeWorkload(
   if (ratio >= minAvailableRatio) {
     return { ...base, value, result: "Successful", message: `${ready}/${desired} available (>= ${minAvailableRatio})` };
   }
-  const rollingOut = isRollingOut(kind, workload, progressing?.status === "True");
+  const rollingOut = isRollingOut(kind, workload) || sinceActionMs < SETTLE_MS;
   return {
     ...base,
     value,
@@ -192,17 +194,16 @@ export function judgeWorkload(
   };
 }
 
+/** How long after an action pods may still be becoming available before a shortfall counts as a failure. */
+export const SETTLE_MS = 60_000;
+
 /**
  * Whether the workload's controller is still rolling it out, so too few
- * available replicas are expected for now (Inconclusive, not Failed): a
- * Deployment that is Progressing (a stuck one is caught by its progress
- * deadline), a StatefulSet or DaemonSet whose pods are not all updated yet.
+ * available replicas are expected for now (Inconclusive, not Failed): its
+ * spec is not observed yet, or not all pods are updated. A rollout stuck past
+ * a Deployment's progress deadline is caught by the Progressing condition.
  */
-function isRollingOut(
-  kind: string,
-  workload: k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet,
-  progressing: boolean,
-) {
+function isRollingOut(kind: string, workload: k8s.V1Deployment | k8s.V1StatefulSet | k8s.V1DaemonSet) {
   const generation = workload.metadata?.generation ?? 0;
   const status = (workload.status ?? {}) as {
     observedGeneration?: number;
@@ -213,12 +214,10 @@ function isRollingOut(
     desiredNumberScheduled?: number;
   };
   if ((status.observedGeneration ?? 0) < generation) return true;
-  if (kind === "Deployment") return progressing;
-  if (kind === "StatefulSet") {
-    const replicas = (workload.spec as { replicas?: number } | undefined)?.replicas ?? 1;
-    return (status.updatedReplicas ?? 0) < replicas || status.currentRevision !== status.updateRevision;
-  }
-  return (status.updatedNumberScheduled ?? 0) < (status.desiredNumberScheduled ?? 0);
+  if (kind === "DaemonSet") return (status.updatedNumberScheduled ?? 0) < (status.desiredNumberScheduled ?? 0);
+  const replicas = (workload.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+  if ((status.updatedReplicas ?? 0) < replicas) return true;
+  return kind === "StatefulSet" && status.currentRevision !== status.updateRevision;
 }
 
 function roundResult(measurements: CheckMeasurement[]): MeasurementResult {
