@@ -294,4 +294,40 @@ describe("auto-rollback windows", () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(workloadWrites(since, ns)).toHaveLength(2);
   });
+
+  it("undoes an earlier intent on request: its snapshot restored, once, under policy", async () => {
+    const ns = await setUp("e2e-undo", { duration: "5m" });
+    exporter.set(ns, 0.01);
+    await seen(ns, 0.01);
+    const { apps } = clientsFor("admin");
+    const before = await apps.readNamespacedDeployment({ namespace: ns, name: "web" });
+    await restartAndWatch(ns);
+    const since = Date.now();
+    await createArf(
+      "healingintents",
+      ns,
+      intentBody("undo-restart", "undo", "Deployment", "web", { parameters: { intent: "restart-web" } }),
+    );
+    const undone = await intentWhere(ns, "undo-restart", "executed", (i) =>
+      ["Succeeded", "Failed"].includes(i.status?.phase),
+    );
+    expect(undone.status.phase, JSON.stringify(undone.status.execution)).toBe("Succeeded");
+    expect(undone.status.recommendation.summary).toContain("undo restart-web");
+    expect(undone.status.execution.desired.type).toBe("restoreSnapshot");
+    const after = await apps.readNamespacedDeployment({ namespace: ns, name: "web" });
+    expect(after.spec?.template?.metadata?.annotations?.["kubectl.kubernetes.io/restartedAt"]).toBeUndefined();
+    expect(after.spec?.template?.spec?.containers?.[0]?.image).toBe(
+      before.spec?.template?.spec?.containers?.[0]?.image,
+    );
+    // An undo of something that never acted is refused, saying why.
+    await createArf(
+      "healingintents",
+      ns,
+      intentBody("undo-nothing", "undo", "Deployment", "web", { parameters: { intent: "no-such-intent" } }),
+    );
+    const nothing = await intentWhere(ns, "undo-nothing", "refused", (i) => i.status?.decision?.verdict === "Refuse");
+    expect(nothing.status.decision.reasons[0]).toContain("there is no HealingIntent no-such-intent");
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(workloadWrites(since, ns)).toHaveLength(1);
+  });
 });

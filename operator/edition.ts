@@ -48,8 +48,10 @@ export async function wireLicensedEdition(kc: k8s.KubeConfig): Promise<EditionWi
     executor,
     desiredFrom: desiredFromPlan,
     dryRunner: {
-      dryRun: (namespace, target, plan) =>
-        executor.dryRun(namespace, target.kind, target.name, desiredFromPlan(plan, new Date().toISOString())),
+      dryRun: async (namespace, target, plan) =>
+        plan.mutation.type === "restoreSnapshot"
+          ? { validated: false, message: "not dry-run: an undo restores a state the API server accepted before" }
+          : executor.dryRun(namespace, target.kind, target.name, desiredFromPlan(plan, new Date().toISOString())),
     },
   };
 }

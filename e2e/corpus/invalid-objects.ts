@@ -43,6 +43,16 @@ export const INVALID_CASES: InvalidCase[] = [
     s.parameters = { replicas: 2 };
   }),
   variant("hi-scale-with-revision", "spec.parameters.revision", "HealingIntent", (s) => (s.parameters.revision = 3)),
+  variant("hi-undo-without-intent", "spec.parameters.intent", "HealingIntent", (s) => {
+    s.action = "undo";
+    delete s.parameters;
+  }),
+  variant(
+    "hi-scale-with-undo-intent",
+    "spec.parameters.intent",
+    "HealingIntent",
+    (s) => (s.parameters.intent = "earlier"),
+  ),
   variant("hi-negative-replicas", "spec.parameters.replicas", "HealingIntent", (s) => (s.parameters.replicas = -1)),
   variant("hi-huge-replicas", "spec.parameters.replicas", "HealingIntent", (s) => (s.parameters.replicas = 100000)),
   variant("hi-fractional-replicas", "spec.parameters.replicas", "HealingIntent", (s) => (s.parameters.replicas = 2.5)),

@@ -58,7 +58,7 @@ export const ApprovalPolicySpec = z
   .strictObject({
     selector: z
       .strictObject({
-        actions: z.array(Action).max(3).optional().describe("Actions governed; all when omitted."),
+        actions: z.array(Action).max(4).optional().describe("Actions governed; all when omitted."),
         targetKinds: z.array(WorkloadKind).max(3).optional().describe("Workload kinds governed; all when omitted."),
         targetSelector: LabelSelector.optional(),
         minConfidence: z

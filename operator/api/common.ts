@@ -57,7 +57,7 @@ export const WorkloadKind = z
   .describe("Kind of the workload, in the apps/v1 API group.");
 export type WorkloadKind = z.infer<typeof WorkloadKind>;
 
-export const Action = z.enum(["rollback", "restart", "scale"]);
+export const Action = z.enum(["rollback", "restart", "scale", "undo"]);
 export type Action = z.infer<typeof Action>;
 
 export const WorkloadRef = z

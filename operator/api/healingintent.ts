@@ -2,7 +2,7 @@
 // The spec belongs to whoever proposed it (and to approvers, who append to
 // spec.approvals); the operator writes only status.
 import { z } from "zod";
-import { Action, Conditions, duration, timestamp, WorkloadRef } from "./common.ts";
+import { Action, Conditions, duration, objectName, timestamp, WorkloadRef } from "./common.ts";
 
 /** A plan digest: "sha256:" and 64 hex digits. */
 export const PLAN_DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
@@ -52,6 +52,9 @@ export const HealingIntentParameters = z
       .max(2147483647)
       .optional()
       .describe("Revision to roll back to. Only for rollback; when omitted, the previous revision."),
+    intent: objectName(
+      "The earlier HealingIntent whose action to undo, in this namespace. Required when action is undo, forbidden otherwise: its pre-action snapshot is restored.",
+    ).optional(),
   })
   .describe("Parameters of the action.");
 
@@ -119,6 +122,20 @@ export const HealingIntentSpec = z
       }
       seen.add(approval.user);
     });
+    if (spec.action === "undo" && spec.parameters?.intent === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["parameters", "intent"],
+        message: "intent is required when action is undo",
+      });
+    }
+    if (spec.action !== "undo" && spec.parameters?.intent !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["parameters", "intent"],
+        message: "intent is only allowed when action is undo",
+      });
+    }
     if (spec.action !== "rollback" && spec.parameters?.revision !== undefined) {
       ctx.addIssue({
         code: "custom",
@@ -139,6 +156,18 @@ export const HealingIntentSpec = z
         rule: "self.action == 'scale' || !has(self.parameters) || !has(self.parameters.replicas)",
         message: "replicas is only allowed when action is scale",
         fieldPath: ".parameters.replicas",
+        reason: "FieldValueForbidden",
+      },
+      {
+        rule: "self.action != 'undo' || (has(self.parameters) && has(self.parameters.intent))",
+        message: "intent is required when action is undo",
+        fieldPath: ".parameters.intent",
+        reason: "FieldValueRequired",
+      },
+      {
+        rule: "self.action == 'undo' || !has(self.parameters) || !has(self.parameters.intent)",
+        message: "intent is only allowed when action is undo",
+        fieldPath: ".parameters.intent",
         reason: "FieldValueForbidden",
       },
       {

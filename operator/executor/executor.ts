@@ -36,6 +36,9 @@ export function desiredFromPlan(plan: Extract<Plan, { ok: true }>, startedAt: st
   const m = plan.mutation;
   const generation = plan.generation !== undefined ? { expectedGeneration: plan.generation } : {};
   switch (m.type) {
+    case "restoreSnapshot":
+      // The snapshot itself stays in the earlier action's record; only its id is carried.
+      return { type: "restoreSnapshot", source: m.of, ...generation };
     case "scale":
       return { type: "scale", replicas: m.replicas, expectedReplicas: m.expectedReplicas, ...generation };
     case "restart":

@@ -129,7 +129,9 @@ export async function execute(
       ...attempt,
       snapshot: {
         template: order.workload.spec?.template,
-        ...(taken?.snapshot.replicas !== undefined ? { replicas: taken.snapshot.replicas } : {}),
+        ...((order.workload.spec as { replicas?: number } | undefined)?.replicas !== undefined
+          ? { replicas: (order.workload.spec as { replicas: number }).replicas }
+          : {}),
         ...(taken?.snapshot.revision !== undefined ? { revision: taken.snapshot.revision } : {}),
       },
       ...(taken ? { rollbackPlan: taken.plan } : {}),
@@ -319,13 +321,16 @@ async function perform(
     const { PermanentFailure } = await import("../executor/executor.ts");
     try {
       deps.assertMayAct();
-      const result = await executor.apply(
-        namespace,
-        spec.target.kind,
-        spec.target.name,
-        record.desired as Desired,
-        deps.assertMayAct,
-      );
+      const result =
+        record.desired.type === "restoreSnapshot"
+          ? await restoreFromRecord(deps, executor, namespace, spec, record.desired.source ?? "")
+          : await executor.apply(
+              namespace,
+              spec.target.kind,
+              spec.target.name,
+              record.desired as Desired,
+              deps.assertMayAct,
+            );
       outcome = { ok: true, message: result.message, changed: result.changed };
     } catch (error) {
       // Stopped because this replica may not act now (lost lease, aborted, shutting down): never settle
@@ -491,6 +496,30 @@ async function recordSnapshot(
       plan = await deps.snapshotWriter.getPlan(namespace, plan.metadata?.name ?? "");
     }
   }
+}
+
+/** An undo: the snapshot comes from the earlier action's record, where only the operator writes. */
+async function restoreFromRecord(
+  deps: ExecutionDeps,
+  executor: NonNullable<EditionWiring["executor"]>,
+  namespace: string,
+  spec: HealingIntentSpec,
+  earlierId: string,
+) {
+  const { PermanentFailure } = await import("../executor/executor.ts");
+  const earlier = (await deps.ledger.get(earlierId))?.record;
+  const sameTarget =
+    earlier?.namespace === namespace &&
+    earlier.target.kind === spec.target.kind &&
+    earlier.target.name === spec.target.name;
+  if (!earlier?.snapshot || !sameTarget) {
+    throw new PermanentFailure(`the record of the action to undo (${earlierId}) is missing or for another target`);
+  }
+  const snapshot =
+    earlier.desired.type === "scale"
+      ? { replicas: earlier.snapshot.replicas }
+      : { template: earlier.snapshot.template };
+  return executor.restore(namespace, spec.target.kind, spec.target.name, snapshot, deps.assertMayAct);
 }
 
 /**

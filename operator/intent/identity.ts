@@ -14,6 +14,8 @@ export function intentId(namespace: string, spec: HealingIntentSpec): string {
     parameters.replicas ?? null,
     parameters.revision ?? null,
     spec.incidentId,
+    // Only when present, so the ids of other actions stay as they were.
+    ...(parameters.intent ? [parameters.intent] : []),
   ]);
   return `hi-${createHash("sha256").update(canonical).digest("hex").slice(0, 20)}`;
 }

@@ -294,3 +294,66 @@ describe("the plan records the generation it was computed from", () => {
     expect(plan.ok && plan.generation).toBe(7);
   });
 });
+
+describe("undo", () => {
+  const undoSpec = {
+    action: "undo" as const,
+    target: { kind: "Deployment" as const, name: "web" },
+    parameters: { intent: "restart-web" },
+    justification: "j",
+    confidence: 0.9,
+    incidentId: "INC",
+    detectedAt: "2026-11-20T10:00:00Z",
+    source: { type: "human" as const, name: "me" },
+  };
+  const live: any = {
+    metadata: { name: "web", generation: 5 },
+    spec: {
+      replicas: 4,
+      template: {
+        metadata: { annotations: { "kubectl.kubernetes.io/restartedAt": "x" } },
+        spec: { containers: [{ name: "app", image: "web:2" }] },
+      },
+    },
+  };
+  const before = { spec: { containers: [{ name: "app", image: "web:2" }] } };
+
+  it("restores the earlier intent's pod template from its snapshot", () => {
+    const plan = planAction(undoSpec, {
+      kind: "Deployment",
+      name: "web",
+      workload: live,
+      undo: {
+        ok: true,
+        intentName: "restart-web",
+        intentId: "hi-1",
+        action: "restart",
+        snapshot: { template: before },
+      },
+    });
+    expect(plan).toMatchObject({
+      ok: true,
+      noop: false,
+      mutation: { type: "restoreSnapshot", of: "hi-1", template: before },
+    });
+    expect(plan.ok && plan.summary).toContain("undo restart-web: restore deployment/web's pod template from before it");
+  });
+
+  it("restores the replica count before a scale, and says when there is nothing to undo", () => {
+    const scaled = planAction(undoSpec, {
+      kind: "Deployment",
+      name: "web",
+      workload: live,
+      undo: { ok: true, intentName: "scale-web", intentId: "hi-2", action: "scale", snapshot: { replicas: 2 } },
+    });
+    expect(scaled).toMatchObject({ ok: true, mutation: { type: "restoreSnapshot", replicas: 2 } });
+    expect(scaled.ok && scaled.summary).toContain("replicas 4 -> 2");
+    const never = planAction(undoSpec, {
+      kind: "Deployment",
+      name: "web",
+      workload: live,
+      undo: { ok: false, message: "never acted" },
+    });
+    expect(never).toEqual({ ok: false, reason: "NothingToUndo", message: "never acted" });
+  });
+});

@@ -18,7 +18,19 @@ export interface ObservedTarget {
   replicaSets?: k8s.V1ReplicaSet[];
   /** ControllerRevisions in the namespace (StatefulSet and DaemonSet rollback). */
   controllerRevisions?: k8s.V1ControllerRevision[];
+  /** For an undo: the earlier intent's action and the workload as it was before it, or why there is none. */
+  undo?: UndoSource;
 }
+
+export type UndoSource =
+  | {
+      ok: true;
+      intentName: string;
+      intentId: string;
+      action: string;
+      snapshot: { template?: unknown; replicas?: number; revision?: number };
+    }
+  | { ok: false; message: string };
 
 export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 export const DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision";
@@ -44,7 +56,14 @@ export type Mutation =
       /** The ReplicaSet whose template is restored. */
       source: string;
     }
-  | { type: "rollbackControllerRevision"; data: Record<string, unknown>; toRevision: number; source: string };
+  | { type: "rollbackControllerRevision"; data: Record<string, unknown>; toRevision: number; source: string }
+  | {
+      type: "restoreSnapshot";
+      /** The earlier intent's id; its record holds the snapshot. */
+      of: string;
+      template?: k8s.V1PodTemplateSpec;
+      replicas?: number;
+    };
 
 export interface FieldChange {
   field: string;
@@ -68,7 +87,7 @@ export type Plan =
     }
   | {
       ok: false;
-      reason: "TargetNotFound" | "ActionNotApplicable" | "TargetPaused" | "RevisionNotFound";
+      reason: "TargetNotFound" | "ActionNotApplicable" | "TargetPaused" | "RevisionNotFound" | "NothingToUndo";
       message: string;
     };
 
@@ -90,6 +109,8 @@ function planFor(target: string, spec: HealingIntentSpec, observed: ObservedTarg
       return planScale(target, observed.kind, workload, spec.parameters?.replicas ?? 0);
     case "restart":
       return planRestart(target, observed.kind, workload);
+    case "undo":
+      return planUndo(target, workload, observed.undo);
     case "rollback":
       return observed.kind === "Deployment"
         ? planDeploymentRollback(
@@ -106,6 +127,54 @@ function planFor(target: string, spec: HealingIntentSpec, observed: ObservedTarg
             spec.parameters?.revision,
           );
   }
+}
+
+/** Undo: put back the workload as it was before an earlier intent acted (its snapshot). */
+function planUndo(target: string, workload: Workload, source: UndoSource | undefined): Plan {
+  if (!source || !source.ok) {
+    return {
+      ok: false,
+      reason: "NothingToUndo",
+      message: source?.message ?? "the earlier intent's action is not known",
+    };
+  }
+  const { snapshot, intentName, intentId } = source;
+  if (source.action === "scale") {
+    const current = (workload.spec as { replicas?: number }).replicas ?? 1;
+    const replicas = snapshot.replicas;
+    if (replicas === undefined) {
+      return {
+        ok: false,
+        reason: "NothingToUndo",
+        message: `the snapshot before ${intentName} holds no replica count`,
+      };
+    }
+    return {
+      ok: true,
+      noop: current === replicas,
+      summary:
+        current === replicas
+          ? `${target} already has the ${replicas} replicas it had before ${intentName}; nothing to undo`
+          : `undo ${intentName}: ${target} replicas ${current} -> ${replicas}, as before it`,
+      changes: current === replicas ? [] : [{ field: "spec.replicas", from: String(current), to: String(replicas) }],
+      mutation: { type: "restoreSnapshot", of: intentId, replicas },
+    };
+  }
+  const template = snapshot.template as k8s.V1PodTemplateSpec | undefined;
+  if (!template) {
+    return { ok: false, reason: "NothingToUndo", message: `the snapshot before ${intentName} holds no pod template` };
+  }
+  const noop = sameTemplate(withoutHash(template), withoutHash(workload.spec?.template));
+  return {
+    ok: true,
+    noop,
+    summary: noop
+      ? `${target} already runs the pod template it had before ${intentName}; nothing to undo`
+      : `undo ${intentName}: restore ${target}'s pod template from before it (${images(template)})`,
+    changes: noop ? [] : imageChanges(workload.spec?.template, template),
+    mutation: { type: "restoreSnapshot", of: intentId, template },
+    template,
+  };
 }
 
 function planScale(target: string, kind: WorkloadKind, workload: Workload, replicas: number): Plan {

@@ -22,7 +22,7 @@ import { appendHistory, type DryRunResult } from "./evaluate.ts";
 import { type ExecutionDeps, execute, resumeRecordedAttempt } from "./execution.ts";
 import { duplicateOf, type IntentIdentity, intentId } from "./identity.ts";
 import { type ArfObject, type HealingIntentObject, recordEvents } from "./objects.ts";
-import { type ObservedTarget, planAction, type Workload } from "./plan.ts";
+import { type ObservedTarget, planAction, type UndoSource, type Workload } from "./plan.ts";
 import { policyCandidate, resolvePolicy } from "./policy.ts";
 
 export type { ArfObject, HealingIntentObject } from "./objects.ts";
@@ -274,11 +274,44 @@ async function observeTarget(
       ? await deps.workloads.read(kind, namespace, name)
       : deps.view.workload(kind, namespace, name);
   const observed: ObservedTarget = { kind, name, ...(workload ? { workload } : {}) };
+  if (workload && spec.action === "undo") observed.undo = await undoSource(deps, namespace, spec);
   if (workload && spec.action === "rollback") {
     if (kind === "Deployment") observed.replicaSets = await deps.revisions.replicaSets(namespace);
     else observed.controllerRevisions = await deps.revisions.controllerRevisions(namespace);
   }
   return observed;
+}
+
+/** The earlier intent an undo names, its action and its pre-action snapshot, from the operator's own record. */
+async function undoSource(deps: IntentReconcilerDeps, namespace: string, spec: HealingIntentSpec): Promise<UndoSource> {
+  const name = spec.parameters?.intent ?? "";
+  const earlier = deps.view.intent(namespace, name);
+  if (!earlier) return { ok: false, message: `there is no HealingIntent ${name} in this namespace to undo` };
+  const parsed = HealingIntentSpec.safeParse(earlier.spec);
+  if (!parsed.success) return { ok: false, message: `HealingIntent ${name} is invalid; there is nothing to undo` };
+  const target = parsed.data.target;
+  if (target.kind !== spec.target.kind || target.name !== spec.target.name) {
+    return {
+      ok: false,
+      message: `HealingIntent ${name} acted on ${target.kind.toLowerCase()}/${target.name}, not on this intent's target`,
+    };
+  }
+  if (!deps.execution) {
+    return { ok: false, message: "only the licensed edition keeps the records an undo restores from" };
+  }
+  const id = intentId(namespace, parsed.data);
+  const stored = await deps.execution.ledger.get(id);
+  const record = stored?.record;
+  if (!record || record.intentUid !== earlier.metadata?.uid) {
+    return { ok: false, message: `HealingIntent ${name} never acted (the operator has no record of it)` };
+  }
+  if (record.state !== "Succeeded" || !record.snapshot) {
+    return {
+      ok: false,
+      message: `HealingIntent ${name}'s action is ${record.state}${record.snapshot ? "" : " without a snapshot"}`,
+    };
+  }
+  return { ok: true, intentName: name, intentId: id, action: parsed.data.action, snapshot: record.snapshot };
 }
 
 function countDecision(deps: IntentReconcilerDeps, decided: IntentDecision, previous: HealingIntentStatus | undefined) {
