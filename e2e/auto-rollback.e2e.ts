@@ -229,7 +229,7 @@ describe("auto-rollback windows", () => {
     exporter.set(ns, 0.01);
     await seen(ns, 0.01);
     await restartAndWatch(ns);
-    expect(await operator.metric("arf_rollback_window_open", { namespace: ns, target: "web" })).toBe(1);
+    expect(await operator.metric("arf_rollback_window_open", { namespace: ns, target: "deployment/web" })).toBe(1);
     const passed = await windowWhere(ns, "to pass", (w) => w.state !== "Watching");
     expect(passed.state).toBe("Passed");
     expect(passed.rollback).toBeUndefined();

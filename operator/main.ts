@@ -25,6 +25,7 @@ import {
   kubeStatusWriter,
   kubeWorkloadReader,
 } from "./kube/gateway.ts";
+import { KeyedMutex } from "./lib/keyed-mutex.ts";
 import { withGitOpsConditions } from "./lib/kstatus.ts";
 import { parsePublicKey } from "./license/license.ts";
 import { LicenseManager, secretLicenseSource } from "./license/manager.ts";
@@ -161,6 +162,8 @@ async function main(): Promise<void> {
   admissionLoop();
   // The operator's own namespace: only it (and cluster admins) can write there.
   const ledger = kubeActionLedger(kc, config.leaderElectionNamespace);
+  // One decision or action per target at a time, across the intent and window controllers.
+  const targetLocks = new KeyedMutex();
   const assertMayAct = () => {
     if (shuttingDown) throw new Error("shutting down: no new writes to workloads");
     leadership.assertLeader();
@@ -172,6 +175,7 @@ async function main(): Promise<void> {
       revisions,
       workloads: kubeWorkloadReader(kc),
       livePolicies: kubeLiveLister(kc, "approvalpolicies"),
+      targetLocks,
       statusWriter,
       events,
       metrics,
@@ -231,6 +235,7 @@ async function main(): Promise<void> {
       prometheus,
       ...(config.prometheusUrl ? { prometheusUrl: config.prometheusUrl } : {}),
       assertMayAct,
+      targetLocks,
     }),
     log,
     metrics,

@@ -146,18 +146,22 @@ export class OperatorMetrics {
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
-  private readonly windowChecksSeen = new Map<string, Set<string>>();
+  /** Which target each plan's open window watches, so its series can be removed when it closes or vanishes. */
+  private readonly openWindows = new Map<string, { namespace: string; target: string; checks: Set<string> }>();
 
-  openWindow(namespace: string, target: string, remainingSeconds: number): void {
+  openWindow(namespace: string, plan: string, target: string, remainingSeconds: number): void {
+    const key = `${namespace}/${plan}`;
+    const known = this.openWindows.get(key);
+    if (known && known.target !== target) this.closeWindowOfPlan(namespace, plan);
+    if (!this.openWindows.has(key)) this.openWindows.set(key, { namespace, target, checks: new Set() });
     this.windowOpen.set({ namespace, target }, 1);
     this.windowRemaining.set({ namespace, target }, Math.max(0, remainingSeconds));
   }
 
   windowCheckValue(namespace: string, target: string, check: string, value?: number, threshold?: number): void {
     const labels = { namespace, target, check };
-    const key = `${namespace}/${target}`;
-    if (!this.windowChecksSeen.has(key)) this.windowChecksSeen.set(key, new Set());
-    this.windowChecksSeen.get(key)?.add(check);
+    for (const open of this.openWindows.values())
+      if (open.namespace === namespace && open.target === target) open.checks.add(check);
     if (value === undefined || !Number.isFinite(value)) {
       this.windowValue.remove(labels);
       this.windowThreshold.remove(labels);
@@ -167,14 +171,17 @@ export class OperatorMetrics {
     if (threshold !== undefined) this.windowThreshold.set(labels, threshold);
   }
 
-  closeWindow(namespace: string, target: string): void {
-    this.windowOpen.remove({ namespace, target });
-    this.windowRemaining.remove({ namespace, target });
-    for (const check of this.windowChecksSeen.get(`${namespace}/${target}`) ?? []) {
-      this.windowValue.remove({ namespace, target, check });
-      this.windowThreshold.remove({ namespace, target, check });
+  closeWindowOfPlan(namespace: string, plan: string): void {
+    const key = `${namespace}/${plan}`;
+    const open = this.openWindows.get(key);
+    if (!open) return;
+    this.windowOpen.remove({ namespace, target: open.target });
+    this.windowRemaining.remove({ namespace, target: open.target });
+    for (const check of open.checks) {
+      this.windowValue.remove({ namespace, target: open.target, check });
+      this.windowThreshold.remove({ namespace, target: open.target, check });
     }
-    this.windowChecksSeen.delete(`${namespace}/${target}`);
+    this.openWindows.delete(key);
   }
 
   constructor() {

@@ -68,6 +68,8 @@ export class PermanentFailure extends Error {}
 export interface ActionResult {
   changed: boolean;
   message: string;
+  /** The workload's metadata.generation after the write, when the API server returned it. */
+  generation?: number;
 }
 
 export interface Executor {
@@ -86,6 +88,7 @@ export interface Executor {
     name: string,
     snapshot: { template?: unknown; replicas?: number },
     beforeWrite?: () => void,
+    expected?: { generation?: number; replicas?: number },
   ): Promise<ActionResult>;
 }
 
@@ -323,6 +326,7 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
     const planned = await change(namespace, kind, name, desired);
     if (planned.kind === "done") return { changed: false, message: planned.message };
     beforeWrite?.();
+    let generationAfter: number | undefined;
     try {
       if (planned.kind === "scale") {
         const params = {
@@ -335,7 +339,8 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         if (kind === "Deployment") await apps.patchNamespacedDeploymentScale(params, jsonPatch);
         else await apps.patchNamespacedStatefulSetScale(params, jsonPatch);
       } else {
-        await patch(namespace, kind, name, planned.body, planned.options, dryRun);
+        const written = (await patch(namespace, kind, name, planned.body, planned.options, dryRun)) as Workload;
+        generationAfter = written?.metadata?.generation;
       }
     } catch (error) {
       if (!(error instanceof k8s.ApiException)) throw error;
@@ -360,7 +365,11 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
       }
       throw error;
     }
-    return { changed: true, message: planned.message };
+    return {
+      changed: true,
+      message: planned.message,
+      ...(generationAfter !== undefined ? { generation: generationAfter } : {}),
+    };
   }
 
   async function liveGeneration(namespace: string, kind: WorkloadKind, name: string): Promise<number | undefined> {
@@ -375,9 +384,17 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
     name: string,
     snapshot: { template?: unknown; replicas?: number },
     beforeWrite?: () => void,
+    /** What the action left: an undo refuses a workload that changed since (a later deploy, an autoscaler). */
+    expected: { generation?: number; replicas?: number } = {},
   ): Promise<ActionResult> {
     const target = ref(kind, name);
     const workload = await readWorkload(namespace, kind, name);
+    const live = workload.metadata?.generation ?? 0;
+    if (expected.generation !== undefined && live !== expected.generation) {
+      throw new PermanentFailure(
+        `${target} changed after the action (generation ${live}, the action left ${expected.generation}); not undoing over a newer change`,
+      );
+    }
     try {
       if (snapshot.template !== undefined) {
         if (
@@ -391,7 +408,7 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
           kind,
           name,
           [
-            { op: "test", path: "/metadata/generation", value: workload.metadata?.generation ?? 0 },
+            { op: "test", path: "/metadata/generation", value: live },
             { op: "replace", path: "/spec/template", value: snapshot.template },
           ],
           jsonPatch,

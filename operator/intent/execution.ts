@@ -133,6 +133,7 @@ export async function execute(
           ? { replicas: (order.workload.spec as { replicas: number }).replicas }
           : {}),
         ...(taken?.snapshot.revision !== undefined ? { revision: taken.snapshot.revision } : {}),
+        ...(taken?.snapshot.baseline ? { baseline: taken.snapshot.baseline } : {}),
       },
       ...(taken ? { rollbackPlan: taken.plan } : {}),
     };
@@ -315,7 +316,7 @@ async function perform(
   const namespace = intent.metadata?.namespace ?? "";
   const executor = wiring.executor;
   if (!executor) return { requeueAfterMs: 30_000 };
-  let outcome: { ok: boolean; message: string; changed: boolean };
+  let outcome: { ok: boolean; message: string; changed: boolean; generation?: number };
   let ledgerRecord = stored;
   if (record.state === "Started") {
     const { PermanentFailure } = await import("../executor/executor.ts");
@@ -331,7 +332,12 @@ async function perform(
               record.desired as Desired,
               deps.assertMayAct,
             );
-      outcome = { ok: true, message: result.message, changed: result.changed };
+      outcome = {
+        ok: true,
+        message: result.message,
+        changed: result.changed,
+        ...(result.generation !== undefined ? { generation: result.generation } : {}),
+      };
     } catch (error) {
       // Stopped because this replica may not act now (lost lease, aborted, shutting down): never settle
       // the attempt from here; whoever leads next resumes it.
@@ -357,13 +363,17 @@ async function perform(
       state: outcome.ok ? "Succeeded" : "Failed",
       finishedAt: rfc3339(deps.clock.now()),
       message: outcome.message.slice(0, 4096),
+      ...(outcome.generation !== undefined ? { generationAfter: outcome.generation } : {}),
     });
   } else {
     // The outcome reached the ledger but not the status (a crash in between).
     outcome = { ok: record.state === "Succeeded", message: record.message ?? record.state, changed: false };
   }
   if (outcome.ok && record.desired.type !== "restoreSnapshot") {
-    await openWindowAfter(deps, ledgerRecord.record ?? record, log);
+    // The action is done and recorded: a window that cannot open is reported, never retried into the action.
+    await openWindowAfter(deps, ledgerRecord.record ?? record, log).catch((error) =>
+      log.error({ err: String(error), rollbackPlan: record.rollbackPlan }, "could not open the auto-rollback window"),
+    );
   }
   const now = deps.clock.now();
   const reason = outcome.ok ? "Executed" : "ExecutionFailed";
@@ -538,13 +548,28 @@ async function openWindowAfter(deps: ExecutionDeps, record: ActionRecord, log: L
     }
     const status = (plan.status ?? {}) as RollbackPlanStatus;
     if (status.window?.intentId === record.intentId) return;
-    const snapshot = status.snapshots?.find((s) => s.intentId === record.intentId);
+    const t = parsed.data.target;
+    if (t.kind !== record.target.kind || t.name !== record.target.name) {
+      log.warn({ rollbackPlan: record.rollbackPlan }, "the RollbackPlan now names another target; no window opens");
+      return;
+    }
+    if (status.window?.rollback?.state === "Started") {
+      log.warn(
+        { rollbackPlan: record.rollbackPlan },
+        "an automatic undo on this target is unfinished; no new window opens",
+      );
+      return;
+    }
+    // From when the action finished, as recorded (a resumed attempt does not restart the clock), with the
+    // baselines from the operator's own record (never from status).
+    const finishedAt = record.finishedAt ? new Date(record.finishedAt) : deps.clock.now();
     const window = openWindow(
       parsed.data,
       { name: record.intentName, id: record.intentId },
-      snapshot,
-      deps.clock.now(),
+      { baseline: record.snapshot?.baseline } as Snapshot,
+      finishedAt,
     );
+    if (new Date(window.endsAt) <= deps.clock.now()) return; // its time has passed already
     const previous = status.window;
     try {
       await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, window });

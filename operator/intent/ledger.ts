@@ -37,8 +37,21 @@ export const ActionRecord = z.strictObject({
       template: z.unknown().optional(),
       replicas: z.number().int().min(0).optional(),
       revision: z.number().int().min(0).optional(),
+      /** Each Prometheus check just before the action: the window's baselines. */
+      baseline: z
+        .array(
+          z.strictObject({
+            check: z.string().max(63),
+            value: z.number().optional(),
+            message: z.string().max(1024).optional(),
+          }),
+        )
+        .max(16)
+        .optional(),
     })
     .optional(),
+  /** The workload's generation right after the action: an undo refuses a workload changed since. */
+  generationAfter: z.number().int().min(0).optional(),
   /** The RollbackPlan that holds this action's window. */
   rollbackPlan: z.string().max(253).optional(),
 });

@@ -131,7 +131,7 @@ function planFor(target: string, spec: HealingIntentSpec, observed: ObservedTarg
 
 /** Undo: put back the workload as it was before an earlier intent acted (its snapshot). */
 function planUndo(target: string, workload: Workload, source: UndoSource | undefined): Plan {
-  if (!source || !source.ok) {
+  if (!source?.ok) {
     return {
       ok: false,
       reason: "NothingToUndo",

@@ -40,6 +40,8 @@ export interface IntentReconcilerDeps {
   revisions: RevisionReader;
   /** Live reads of a workload, before anything is executed. */
   workloads?: WorkloadReader;
+  /** Shared per-target locks (the window controller's undos take them too). */
+  targetLocks?: KeyedMutex;
   /** Live list of the ApprovalPolicies in a namespace, before anything is executed. */
   livePolicies?: (namespace: string) => Promise<ArfObject[]>;
   statusWriter: StatusWriter;
@@ -96,7 +98,7 @@ function targetKey(namespace: string, name: string, spec: unknown): string {
 }
 
 export function makeIntentReconciler(deps: IntentReconcilerDeps) {
-  const targets = new KeyedMutex();
+  const targets = deps.targetLocks ?? new KeyedMutex();
   return async function reconcileIntent(request: ReconcileRequest): Promise<ReconcileResult | undefined> {
     const intent = deps.view.intent(request.namespace, request.name);
     if (!intent || intent.metadata?.deletionTimestamp) return undefined;

@@ -23,7 +23,9 @@ const FAILED_PHASES: Record<string, string> = {
 type Status = { phase?: string; observedGeneration?: number; conditions?: Condition[] } & Record<string, unknown>;
 
 function reasonOf(conditions: Condition[] | undefined, fallback: string): { reason: string; message: string } {
-  const executed = conditions?.find((c) => c.type === "Executed");
+  const executed =
+    conditions?.find((c) => c.type === "RolledBack" && c.status === "True") ??
+    conditions?.find((c) => c.type === "Executed");
   return executed ? { reason: executed.reason, message: executed.message } : { reason: fallback, message: fallback };
 }
 

@@ -22,6 +22,7 @@ import type { ArfObject, HealingIntentObject } from "../intent/objects.ts";
 import type { Workload } from "../intent/plan.ts";
 import type { EventRecorder, StatusWriter } from "../kube/gateway.ts";
 import { setConditions } from "../lib/conditions.ts";
+import type { KeyedMutex } from "../lib/keyed-mutex.ts";
 import { rfc3339 } from "../lib/time.ts";
 import type { OperatorMetrics } from "../metrics.ts";
 import type { Clock } from "../runtime/clock.ts";
@@ -34,6 +35,7 @@ import {
   judgePrometheus,
   judgeWorkload,
   WORKLOAD_CHECK,
+  windowSettings,
 } from "./window.ts";
 
 export interface WindowDeps {
@@ -49,6 +51,8 @@ export interface WindowDeps {
   prometheus: PrometheusClient;
   prometheusUrl?: string;
   assertMayAct: () => void;
+  /** Shared with the intent reconciler: one decision or action per target at a time. */
+  targetLocks?: KeyedMutex;
 }
 
 export function makeWindowReconciler(deps: WindowDeps) {
@@ -57,57 +61,87 @@ export function makeWindowReconciler(deps: WindowDeps) {
     const plan = deps.plan(namespace, name);
     const status = plan?.status as RollbackPlanStatus | undefined;
     const window = status?.window;
-    if (!plan || !window || plan.metadata?.deletionTimestamp) return undefined;
+    if (!plan || plan.metadata?.deletionTimestamp) {
+      deps.metrics.closeWindowOfPlan(namespace, name);
+      return undefined;
+    }
+    if (!window) return undefined;
     const parsed = RollbackPlanSpecSchema.safeParse(plan.spec);
     const target = parsed.success ? parsed.data.target : undefined;
     if (window.state !== "Watching") {
-      if (target) deps.metrics.closeWindow(namespace, target.name);
-      // A failed window whose undo did not finish (a crash, a lost lease): finish it.
+      deps.metrics.closeWindowOfPlan(namespace, name);
+      // A failed window whose undo did not finish (a crash, a lost lease): finish it, from the undo's record.
       if (window.state === "RolledBack" && window.rollback?.state === "Started" && parsed.success) {
-        return undo(deps, plan, parsed.data, window, undefined, log);
+        return locked(deps, namespace, parsed.data, () => undo(deps, plan, parsed.data, window, undefined, log));
       }
       return undefined;
     }
     const wiring = deps.wiring();
     if (!wiring.executor) return { requeueAfterMs: 30_000 }; // only the licensed edition watches and undoes
-    if (!parsed.success) {
-      return finish(
-        deps,
-        plan,
-        window,
-        "Inconclusive",
-        "PlanInvalid",
-        `the RollbackPlan became invalid: ${parsed.error.message}`,
-        log,
-      );
+    if (!parsed.success || !target) {
+      const message = `the RollbackPlan became invalid: ${parsed.success ? "no target" : parsed.error.message}`;
+      return finish(deps, plan, window, "Inconclusive", "PlanInvalid", message, log);
     }
     const spec = parsed.data;
+    // Status is a record, never a command: the window must match the operator's own record of the action,
+    // and its clock and baselines come from that record.
+    const action = (await deps.ledger.get(window.intentId))?.record;
+    const ours =
+      action?.state === "Succeeded" &&
+      action.namespace === namespace &&
+      action.target.kind === target.kind &&
+      action.target.name === target.name &&
+      action.finishedAt !== undefined &&
+      action.desired.type !== "restoreSnapshot";
+    if (!ours || !action?.finishedAt) {
+      const why = `the operator has no record of a finished action ${window.intentId} on ${target.kind.toLowerCase()}/${target.name}; status alone never starts a window`;
+      return finish(deps, plan, window, "Inconclusive", "UnverifiedWindow", why, log);
+    }
+    const { durationMs, intervalMs } = windowSettings(spec);
+    const watched: RollbackWindow = {
+      ...window,
+      startedAt: rfc3339(new Date(action.finishedAt)),
+      endsAt: rfc3339(new Date(new Date(action.finishedAt).getTime() + durationMs)),
+    };
     const now = deps.clock.now();
     const workloadCheck = spec.healthChecks.workloadReady
       ? judgeWorkload(
           spec.target.kind,
           deps.workload(spec.target.kind, namespace, spec.target.name),
           spec.healthChecks.workloadReady.minAvailableRatio ?? 1,
-          now.getTime() - new Date(window.startedAt).getTime(),
+          now.getTime() - new Date(watched.startedAt).getTime(),
         )
       : undefined;
-    const due = new Date(window.nextCheckAt ?? window.endsAt).getTime();
-    deps.metrics.openWindow(namespace, spec.target.name, (new Date(window.endsAt).getTime() - now.getTime()) / 1000);
-    // Event-driven: a failing workload is judged at once, not only on the schedule.
-    if (now.getTime() < due && workloadCheck?.result !== "Failed") {
-      return { requeueAfterMs: Math.max(100, due - now.getTime()) };
+    const due = new Date(watched.nextCheckAt ?? watched.endsAt).getTime();
+    deps.metrics.openWindow(
+      namespace,
+      name,
+      targetLabel(spec),
+      (new Date(watched.endsAt).getTime() - now.getTime()) / 1000,
+    );
+    // Event-driven: a failing workload is judged early, but at most once per half interval, so
+    // failureLimit still spans time.
+    const earlyAllowed = now.getTime() >= due - intervalMs / 2;
+    if (now.getTime() < due && !(workloadCheck?.result === "Failed" && earlyAllowed)) {
+      return {
+        requeueAfterMs: Math.max(
+          100,
+          (workloadCheck?.result === "Failed" ? due - intervalMs / 2 : due) - now.getTime(),
+        ),
+      };
     }
+    const baselines = new Map((action.snapshot?.baseline ?? []).map((b) => [b.check, b.value]));
     const measurements: CheckMeasurement[] = [
       ...(workloadCheck ? [workloadCheck] : []),
-      ...(await measurePrometheus(deps, spec, window, namespace)),
+      ...(await measurePrometheus(deps, spec, baselines, namespace)),
     ];
     const measuredAt = performance.now();
-    const { window: next, verdict } = applyRound(window, spec, measurements, deps.clock.now());
+    const { window: next, verdict } = applyRound(watched, spec, measurements, deps.clock.now());
     for (const m of measurements) {
       deps.metrics.windowChecks.inc({ check: m.check, result: m.result });
       deps.metrics.windowCheckValue(
         namespace,
-        spec.target.name,
+        targetLabel(spec),
         m.check,
         m.result === "Error" ? undefined : m.value,
         m.threshold,
@@ -118,7 +152,7 @@ export function makeWindowReconciler(deps: WindowDeps) {
       return { requeueAfterMs: Math.max(100, verdict.nextCheckAt.getTime() - deps.clock.now().getTime()) };
     }
     deps.metrics.windowsTotal.inc({ result: next.state });
-    deps.metrics.closeWindow(namespace, spec.target.name);
+    deps.metrics.closeWindowOfPlan(namespace, name);
     log.info({ verdict: verdict.kind, reason: verdict.reason, message: verdict.message }, "auto-rollback window ended");
     await recordPlanEvent(
       deps,
@@ -128,20 +162,54 @@ export function makeWindowReconciler(deps: WindowDeps) {
       verdict.message,
     );
     if (verdict.kind === "rollback") {
-      const undoId = `${window.intentId}-undo`;
-      next.rollback = { record: `arf-action-${undoId}`, state: "Started" };
-      const written = await writeWindow(deps, plan, next);
-      return undo(deps, written, spec, next, measuredAt, log);
+      return locked(deps, namespace, spec, async () => {
+        // The decision is recorded where only the operator writes before status says so: the undo's record.
+        const record = await createUndoRecord(deps, action);
+        next.rollback = { record: record.name, state: "Started" };
+        const written = await writeWindow(deps, plan, next);
+        return undo(deps, written, spec, next, measuredAt, log);
+      });
     }
     await writeWindow(deps, plan, next);
     return undefined;
   };
 }
 
+const targetLabel = (spec: RollbackPlanSpec) => `${spec.target.kind.toLowerCase()}/${spec.target.name}`;
+
+/** Undos take the same per-target lock as intents, so no intent acts on the target meanwhile. */
+function locked(
+  deps: WindowDeps,
+  namespace: string,
+  spec: RollbackPlanSpec,
+  fn: () => Promise<ReconcileResult | undefined>,
+): Promise<ReconcileResult | undefined> {
+  return deps.targetLocks ? deps.targetLocks.run(`${namespace}/${spec.target.kind}/${spec.target.name}`, fn) : fn();
+}
+
+async function createUndoRecord(deps: WindowDeps, action: ActionRecord) {
+  deps.assertMayAct();
+  const { stored } = await deps.ledger.create({
+    intentId: `${action.intentId}-undo`,
+    namespace: action.namespace,
+    intentName: action.intentName,
+    intentUid: action.intentUid,
+    target: action.target,
+    attemptId: randomUUID(),
+    planDigest: action.planDigest,
+    desired: { type: "restoreSnapshot", source: action.intentId },
+    ...(action.policy ? { policy: action.policy } : {}),
+    approvers: [],
+    startedAt: rfc3339(deps.clock.now()),
+    state: "Started",
+  });
+  return stored;
+}
+
 async function measurePrometheus(
   deps: WindowDeps,
   spec: RollbackPlanSpec,
-  window: RollbackWindow,
+  baselines: Map<string, number | undefined>,
   namespace: string,
 ): Promise<CheckMeasurement[]> {
   const prometheus = spec.healthChecks.prometheus;
@@ -149,7 +217,7 @@ async function measurePrometheus(
   const address = prometheus.address ?? deps.prometheusUrl;
   return Promise.all(
     prometheus.queries.map(async (check) => {
-      const baseline = window.checks.find((c) => c.name === check.name)?.baseline;
+      const baseline = baselines.get(check.name);
       if (!address) {
         return judgePrometheus(
           check,
@@ -230,39 +298,41 @@ async function undo(
     await recordPlanEvent(deps, plan, "Warning", "AutoRollbackRefused", `not rolled back: ${why}`);
     return undefined;
   }
-  const undoRecord: ActionRecord = {
-    intentId: `${window.intentId}-undo`,
-    namespace,
-    intentName: action.intentName,
-    intentUid: action.intentUid,
-    target: action.target,
-    attemptId: randomUUID(),
-    planDigest: action.planDigest,
-    desired: { type: "restoreSnapshot" },
-    ...(action.policy ? { policy: action.policy } : {}),
-    approvers: [],
-    startedAt: rfc3339(deps.clock.now()),
-    state: "Started",
-  };
-  deps.assertMayAct();
-  const { stored } = await deps.ledger.create(undoRecord);
-  const record = stored.record;
-  if (!record) {
-    await setRollback("Failed", `not rolled back: the undo's record is unreadable (${stored.problem})`);
+  // Only an undo the operator decided (its record exists) is performed: a RolledBack status alone is not enough.
+  const stored = await deps.ledger.get(`${window.intentId}-undo`);
+  const record = stored?.record;
+  if (!stored || !record || record.desired.source !== action.intentId) {
+    await setRollback(
+      "Failed",
+      `not rolled back: the operator has no record of deciding this undo${stored?.problem ? ` (${stored.problem})` : ""}; status alone never makes it act`,
+    );
     return undefined;
   }
-  let outcome: { ok: boolean; message: string };
+  let outcome: { ok: boolean; message: string; changed?: boolean };
   if (record.state === "Started") {
     const { PermanentFailure } = await import("../executor/executor.ts");
     const snapshot =
       action.desired.type === "scale" ? { replicas: action.snapshot.replicas } : { template: action.snapshot.template };
     try {
       deps.assertMayAct();
-      const result = await executor.restore(namespace, spec.target.kind, spec.target.name, snapshot, deps.assertMayAct);
-      outcome = { ok: true, message: result.message };
+      // Never over a newer change: the workload must be as the action left it.
+      const expected =
+        action.desired.type === "scale"
+          ? { ...(action.desired.replicas !== undefined ? { replicas: action.desired.replicas } : {}) }
+          : { ...(action.generationAfter !== undefined ? { generation: action.generationAfter } : {}) };
+      const result = await executor.restore(
+        namespace,
+        spec.target.kind,
+        spec.target.name,
+        snapshot,
+        deps.assertMayAct,
+        expected,
+      );
+      outcome = { ok: true, message: result.message, changed: result.changed };
     } catch (error) {
-      if (!(error instanceof PermanentFailure)) throw error;
-      outcome = { ok: false, message: error.message };
+      const giveUp = deps.clock.now().getTime() - new Date(record.startedAt).getTime() > 10 * 60_000;
+      if (!(error instanceof PermanentFailure) && !giveUp) throw error;
+      outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
     }
     await deps.ledger.update(stored, {
       ...record,
@@ -275,7 +345,8 @@ async function undo(
   }
   const reaction = measuredAt !== undefined ? (performance.now() - measuredAt) / 1000 : undefined;
   if (reaction !== undefined && outcome.ok) deps.metrics.autoRollbackReaction.observe(reaction);
-  if (outcome.ok) deps.metrics.autoRollbacks.inc({ reason: window.verdict?.reason ?? "HealthGotWorse" });
+  if (outcome.ok && outcome.changed)
+    deps.metrics.autoRollbacks.inc({ reason: window.verdict?.reason ?? "HealthGotWorse" });
   await setRollback(outcome.ok ? "Succeeded" : "Failed", outcome.message, reaction);
   log.info(
     { intentId: window.intentId, outcome: outcome.ok, message: outcome.message, reactionSeconds: reaction },
@@ -332,7 +403,7 @@ async function markIntentRolledBack(
         .catch(() => undefined);
       return;
     } catch (error) {
-      if (!(error instanceof Error && error.name === "ConflictError")) throw error;
+      if (!(error instanceof Error && error.name === "ConflictError") || attempt === 5) throw error;
       log.debug({ intent: name }, "intent changed while marking it RolledBack; retrying");
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

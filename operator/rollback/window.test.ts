@@ -121,6 +121,35 @@ describe("applyRound: limits and the error budget", () => {
     expect(late.kind === "continue" && late.nextCheckAt.toISOString()).toBe("2026-11-22T10:00:30.000Z");
   });
 
+  it("a settling rollout neither counts toward inconclusiveLimit nor resets it", () => {
+    const plan = spec({ inconclusiveLimit: 2 });
+    let window = openWindow(plan, { name: "i", id: "hi-1" }, undefined, t0);
+    const settling: CheckMeasurement = {
+      check: "workload-ready",
+      result: "Inconclusive",
+      settling: true,
+      message: "settling",
+    };
+    ({ window } = applyRound(window, plan, [m("Inconclusive")], at(10)));
+    ({ window } = applyRound(window, plan, [settling, m("Successful")], at(20)));
+    expect(window.consecutiveInconclusive).toBe(1);
+    const { verdict } = applyRound(window, plan, [m("Inconclusive")], at(30));
+    expect(verdict.kind).toBe("inconclusive");
+  });
+
+  it("never acts on a round that runs after the window ended", () => {
+    const plan = spec();
+    const window = openWindow(plan, { name: "i", id: "hi-1" }, undefined, t0);
+    const { verdict, window: ended } = applyRound(window, plan, [m("Failed")], at(3 * 3600));
+    expect(verdict).toMatchObject({ kind: "inconclusive", reason: "WindowMissed" });
+    expect(ended.state).toBe("Inconclusive");
+  });
+
+  it("a value as bad as before the action is not worse: Inconclusive, unless past the factor", () => {
+    expect(judgePrometheus(check, { ok: true, value: 0.9 }, 0.8).result).toBe("Inconclusive");
+    expect(judgePrometheus(check, { ok: true, value: 1.5 }, 0.8).result).toBe("Failed");
+  });
+
   it("names the check, its value and its threshold in the verdict", () => {
     const plan = spec();
     const window = openWindow(plan, { name: "i", id: "hi-1" }, undefined, t0);
@@ -176,8 +205,13 @@ describe("judgeWorkload", () => {
 
   it("gives new pods time to become available after the action", () => {
     const settling = deployment(1, { updatedReplicas: 2 });
-    expect(judgeWorkload("Deployment", settling as never, 1, 5_000).result).toBe("Inconclusive");
-    expect(judgeWorkload("Deployment", settling as never, 1, 120_000).result).toBe("Failed");
+    expect(judgeWorkload("Deployment", settling as never, 1, 5_000)).toMatchObject({
+      result: "Inconclusive",
+      settling: true,
+    });
+    // Up to the Deployment's progress deadline (600 s by default), as the Deployment controller itself waits.
+    expect(judgeWorkload("Deployment", settling as never, 1, 300_000).result).toBe("Inconclusive");
+    expect(judgeWorkload("Deployment", settling as never, 1, 700_000).result).toBe("Failed");
   });
 
   it.each([

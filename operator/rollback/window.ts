@@ -34,6 +34,8 @@ export type Verdict =
 export interface CheckMeasurement {
   check: string;
   result: MeasurementResult;
+  /** Inconclusive only because the rollout is still settling: neutral, it does not count toward inconclusiveLimit. */
+  settling?: boolean;
   value?: number;
   threshold?: number;
   message: string;
@@ -131,6 +133,18 @@ export function judgePrometheus(
   const holds = compare[check.operator](value, check.threshold);
   const wanted = `${SYMBOL[check.operator]} ${check.threshold}`;
   if (!holds) {
+    // Already this bad before the action (the incident it answers): not worse unless past the factor.
+    const badBefore = baseline !== undefined && !compare[check.operator](baseline, check.threshold);
+    const pastFactor =
+      check.maxIncreaseFactor !== undefined && baseline !== undefined && value > baseline * check.maxIncreaseFactor;
+    if (badBefore && !pastFactor) {
+      return {
+        ...base,
+        value,
+        result: "Inconclusive",
+        message: `${check.name} = ${value}, wanted ${wanted}, but it was ${baseline} before the action: not worse`,
+      };
+    }
     return { ...base, value, result: "Failed", message: `${check.name} = ${value}, wanted ${wanted}` };
   }
   if (check.maxIncreaseFactor !== undefined && baseline !== undefined) {
@@ -185,17 +199,20 @@ export function judgeWorkload(
   if (ratio >= minAvailableRatio) {
     return { ...base, value, result: "Successful", message: `${ready}/${desired} available (>= ${minAvailableRatio})` };
   }
-  const rollingOut = isRollingOut(kind, workload) || sinceActionMs < SETTLE_MS;
+  const deadlineMs =
+    ((workload.spec as { progressDeadlineSeconds?: number } | undefined)?.progressDeadlineSeconds ?? 600) * 1000;
+  const rollingOut =
+    isRollingOut(kind, workload) ||
+    (kind === "Deployment" && progressing?.status === "True" && progressing.reason !== "NewReplicaSetAvailable") ||
+    sinceActionMs < deadlineMs;
   return {
     ...base,
     value,
     result: rollingOut ? "Inconclusive" : "Failed",
+    ...(rollingOut ? { settling: true } : {}),
     message: `${ready}/${desired} available (< ${minAvailableRatio})${rollingOut ? ", still rolling out" : ""}`,
   };
 }
-
-/** How long after an action pods may still be becoming available before a shortfall counts as a failure. */
-export const SETTLE_MS = 60_000;
 
 /**
  * Whether the workload's controller is still rolling it out, so too few
@@ -255,9 +272,14 @@ export function applyRound(
     record.measurements = [...record.measurements, measurement].slice(-KEEP_MEASUREMENTS);
   }
   const round = roundResult(measurements);
+  // A round whose only lack of data is a rollout still settling neither counts nor resets the inconclusive run.
+  const onlySettling =
+    round === "Inconclusive" &&
+    measurements.every((m) => m.result === "Successful" || (m.result === "Inconclusive" && m.settling));
   next.consecutiveFailures = round === "Failed" ? next.consecutiveFailures + 1 : 0;
   next.consecutiveErrors = round === "Error" ? next.consecutiveErrors + 1 : 0;
-  next.consecutiveInconclusive = round === "Inconclusive" ? next.consecutiveInconclusive + 1 : 0;
+  if (!onlySettling) next.consecutiveInconclusive = round === "Inconclusive" ? next.consecutiveInconclusive + 1 : 0;
+  const late = now.getTime() > new Date(next.endsAt).getTime() + settings.intervalMs;
   const culprit = (result: MeasurementResult) =>
     measurements
       .filter((m) => m.result === result)
@@ -265,7 +287,14 @@ export function applyRound(
       .join("; ");
 
   let verdict: Verdict;
-  if (next.consecutiveFailures >= settings.failureLimit) {
+  if (late) {
+    // Nobody watched in time (the operator was down, no leader, no license): never act on a late look.
+    verdict = {
+      kind: "inconclusive",
+      reason: "WindowMissed",
+      message: `the window ended at ${next.endsAt} before this round (${rfc3339(now)}) could run; no verdict`,
+    };
+  } else if (next.consecutiveFailures >= settings.failureLimit) {
     const message = `${next.consecutiveFailures} failed round(s) in a row (failureLimit ${settings.failureLimit}): ${culprit("Failed")}`;
     verdict =
       spec.onFailure === "alertOnly"
