@@ -1,8 +1,8 @@
 // Auto-rollback windows against a real Prometheus (Debian's package) that
 // scrapes an exporter this test controls, with the licensed operator acting on
 // the local control plane.
-import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -33,6 +33,48 @@ const prometheus = new TestPrometheus();
 const namespaces: string[] = [];
 let operator: RunningOperator;
 
+// Prometheus credentials from a Secret: a CA of the test's own signs the TLS Prometheus's certificate.
+const tlsDir = mkdtempSync(join(tmpdir(), "arf-window-tls-"));
+const tlsPrometheus = new TestPrometheus();
+function makeCertificates(): string {
+  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: tlsDir, stdio: "ignore" });
+  openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=e2e-ca",
+  ]);
+  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=127.0.0.1"]);
+  writeFileSync(join(tlsDir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    "tls.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "tls.crt",
+    "-days",
+    "1",
+    "-extfile",
+    "ext.cnf",
+  ]);
+  return readFileSync(join(tlsDir, "ca.crt"), "utf8");
+}
+
 const args = () => [
   "--leader-election-id=arf-window-e2e",
   "--lease-duration=3s",
@@ -42,6 +84,7 @@ const args = () => [
   `--license-public-key=${join(keyDir, "public.pem")}`,
   "--license-check-interval=1s",
   `--prometheus-url=${prometheus.url}`,
+  `--prometheus-auth-secret=${OPERATOR_NAMESPACE}/prom-creds`,
   "--prometheus-timeout=1s",
 ];
 
@@ -143,7 +186,17 @@ async function restartAndWatch(ns: string) {
 beforeAll(async () => {
   await exporter.start();
   await prometheus.start(exporter.port);
-  await installChartRbac("licensed");
+  const ca = makeCertificates();
+  tlsPrometheus.tls = { cert: join(tlsDir, "tls.crt"), key: join(tlsDir, "tls.key") };
+  tlsPrometheus.ca = ca;
+  await tlsPrometheus.start(exporter.port);
+  await installChartRbac("licensed", ["prometheusAuthSecret=prom-creds"]);
+  const { core } = clientsFor("admin");
+  await core.deleteNamespacedSecret({ name: "prom-creds", namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
+  await core.createNamespacedSecret({
+    namespace: OPERATOR_NAMESPACE,
+    body: { metadata: { name: "prom-creds" }, stringData: { "ca.crt": ca } },
+  });
   await setValidLicense();
   operator = await startOperator("window-1", args());
   await eventually("the licensed edition", async () =>
@@ -154,7 +207,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await operator?.stop();
   await prometheus.stop();
+  await tlsPrometheus.stop();
   await exporter.stop();
+  await clientsFor("admin")
+    .core.deleteNamespacedSecret({ name: "prom-creds", namespace: OPERATOR_NAMESPACE })
+    .catch(() => undefined);
   await clientsFor("admin")
     .rbac.deleteClusterRoleBinding({ name: "arf-licensed" })
     .catch(() => undefined);
@@ -233,6 +290,29 @@ describe("auto-rollback windows", () => {
     const passed = await windowWhere(ns, "to pass", (w) => w.state !== "Watching");
     expect(passed.state).toBe("Passed");
     expect(passed.rollback).toBeUndefined();
+  });
+
+  it("queries a Prometheus behind TLS with the CA from the credentials Secret", async () => {
+    const ns = await setUp("e2e-win-tls", { duration: "6s", checkInterval: "2s" });
+    const { custom } = clientsFor("admin");
+    await custom.patchNamespacedCustomObject({
+      group: "arf.dev",
+      version: "v1alpha1",
+      namespace: ns,
+      plural: "rollbackplans",
+      name: "web",
+      body: [{ op: "add", path: "/spec/healthChecks/prometheus/address", value: tlsPrometheus.url }],
+    });
+    exporter.set(ns, 0.02);
+    await eventually("the TLS Prometheus to see the value", async () =>
+      (await tlsPrometheus.query(`arf_e2e_error_ratio{namespace="${ns}"}`)) === 0.02 ? true : undefined,
+    );
+    const opened = await restartAndWatch(ns);
+    expect(opened.checks[0].baseline).toBe(0.02);
+    const passed = await windowWhere(ns, "to pass", (w) => w.state !== "Watching");
+    expect(passed.state).toBe("Passed");
+    expect(passed.checks[0].counts.error).toBe(0);
+    expect(passed.checks[0].counts.successful).toBeGreaterThan(0);
   });
 
   it("counts an empty result as Inconclusive, never a pass", async () => {

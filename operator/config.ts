@@ -59,6 +59,11 @@ export const ConfigSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be NAMESPACE/NAME")
     .optional(),
+  /** A Secret with the bearer token ("token") and CA bundle ("ca.crt") for Prometheus. */
+  prometheusAuthSecret: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be NAMESPACE/NAME")
+    .optional(),
   /** The vendor's Ed25519 public key: PEM text, or the path of a PEM file. */
   licensePublicKey: z.string().optional(),
   licenseCheckInterval: durationMs("10s"),

@@ -22,6 +22,7 @@ import {
   kubeEventRecorder,
   kubeLiveLister,
   kubeRevisionReader,
+  kubeSecretCredentials,
   kubeStatusWriter,
   kubeWorkloadReader,
 } from "./kube/gateway.ts";
@@ -191,7 +192,9 @@ async function main(): Promise<void> {
         ledger,
         revisions,
         assertMayAct,
-        prometheus: httpPrometheus(config.prometheusTimeout),
+        prometheus: {
+          query: (address: string, query: string) => prometheus.query(address, query),
+        },
         ...(config.prometheusUrl ? { prometheusUrl: config.prometheusUrl } : {}),
         rollbackPlans: (namespace) => plans.list(namespace),
         snapshotWriter: kubeSnapshotWriter(kc),
@@ -219,7 +222,11 @@ async function main(): Promise<void> {
     clock,
     mayAct,
   );
-  const prometheus = httpPrometheus(config.prometheusTimeout);
+  const [authNamespace, authName] = config.prometheusAuthSecret?.split("/") ?? [];
+  const prometheus = httpPrometheus(
+    config.prometheusTimeout,
+    authNamespace && authName ? kubeSecretCredentials(kc, authNamespace, authName) : undefined,
+  );
   const windowController = new Controller(
     "rollbackwindow",
     makeWindowReconciler({

@@ -12,7 +12,7 @@ const run = promisify(execFile);
 export const OPERATOR_NAMESPACE = "arf-system";
 
 /** Applies the chart's RBAC for an edition, bound to the operator's token user. */
-export async function installChartRbac(edition: "oss" | "licensed"): Promise<void> {
+export async function installChartRbac(edition: "oss" | "licensed", extraSets: string[] = []): Promise<void> {
   const { core } = clientsFor("admin");
   await core.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } }).catch(() => undefined);
   const { stdout } = await run(inject("helm"), [
@@ -27,6 +27,7 @@ export async function installChartRbac(edition: "oss" | "licensed"): Promise<voi
     `edition=${edition}`,
     "--set",
     "rbac.extraUsers={arf-operator}",
+    ...extraSets.flatMap((set) => ["--set", set]),
     "--show-only",
     "templates/rbac.yaml",
   ]);

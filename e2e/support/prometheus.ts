@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { httpPrometheus } from "../../operator/rollback/prometheus.ts";
 import { eventually } from "./kube.ts";
 
 /** Serves arf_e2e_error_ratio{namespace} gauges whose values the test sets. */
@@ -50,11 +51,18 @@ export class TestPrometheus {
   port = 0;
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? "https" : "http"}://127.0.0.1:${this.port}`;
   }
+
+  /** Serve HTTPS with this certificate and key (PEM file paths). */
+  tls?: { cert: string; key: string };
 
   async start(exporterPort: number): Promise<void> {
     if (!this.port) this.port = await freePort();
+    const webConfig = join(this.dir, "web.yml");
+    if (this.tls) {
+      writeFileSync(webConfig, `tls_server_config:\n  cert_file: ${this.tls.cert}\n  key_file: ${this.tls.key}\n`);
+    }
     writeFileSync(
       join(this.dir, "prometheus.yml"),
       [
@@ -72,20 +80,24 @@ export class TestPrometheus {
         `--storage.tsdb.path=${join(this.dir, "data")}`,
         `--web.listen-address=127.0.0.1:${this.port}`,
         "--query.lookback-delta=5s",
+        ...(this.tls ? [`--web.config.file=${webConfig}`] : []),
       ],
       { stdio: "ignore" },
     );
     await eventually("Prometheus to be ready", async () => {
+      if (this.tls) return (await this.query("up").catch(() => undefined)) !== undefined || undefined;
       const response = await fetch(`${this.url}/-/ready`).catch(() => undefined);
       return response?.ok ? true : undefined;
     });
   }
 
+  /** The CA bundle that signs the TLS certificate, when serving HTTPS. */
+  ca?: string;
+
   async query(query: string): Promise<number | undefined> {
-    const response = await fetch(`${this.url}/api/v1/query?${new URLSearchParams({ query })}`);
-    const body = (await response.json()) as { data: { result: Array<{ value: [number, string] }> } };
-    const first = body.data.result[0];
-    return first ? Number(first.value[1]) : undefined;
+    const answer = await httpPrometheus(2000, async () => (this.ca ? { ca: this.ca } : {})).query(this.url, query);
+    if (!answer.ok) throw new Error(answer.error);
+    return answer.value;
   }
 
   async stop(): Promise<void> {

@@ -262,3 +262,30 @@ export function kubeLiveLister(kc: k8s.KubeConfig, plural: string) {
       }
     ).items;
 }
+
+/**
+ * Prometheus credentials from a Secret (keys "token" and "ca.crt"), read at
+ * most every ttl; a read error fails the query (an Error measurement), and
+ * the values never reach a log.
+ */
+export function kubeSecretCredentials(kc: k8s.KubeConfig, namespace: string, name: string, ttlMs = 30_000) {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  let cached: { at: number; value: { token?: string; ca?: string } } | undefined;
+  return async () => {
+    if (cached && performance.now() - cached.at < ttlMs) return cached.value;
+    let secret: k8s.V1Secret;
+    try {
+      secret = await core.readNamespacedSecret({ namespace, name });
+    } catch (error) {
+      throw new Error(`cannot read the Prometheus credentials Secret ${namespace}/${name}: ${apiMessage(error)}`);
+    }
+    const decode = (key: string) => {
+      const data = secret.data?.[key];
+      return data ? Buffer.from(data, "base64").toString("utf8") : undefined;
+    };
+    const token = decode("token")?.trim();
+    const ca = decode("ca.crt");
+    cached = { at: performance.now(), value: { ...(token ? { token } : {}), ...(ca ? { ca } : {}) } };
+    return cached.value;
+  };
+}

@@ -1,10 +1,20 @@
 // A minimal Prometheus HTTP API client for instant queries: one sample, or
 // why there is none. An empty result or NaN is "no value" (Inconclusive for a
 // check); a transport or API error is an error (never a failed check).
+// Credentials (a bearer token and a CA bundle) come from a Secret the operator
+// reads; they are never logged.
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import type { QueryAnswer } from "./window.ts";
 
 export interface PrometheusClient {
   query(address: string, query: string): Promise<QueryAnswer>;
+}
+
+export interface PrometheusCredentials {
+  token?: string;
+  /** PEM bundle of the CAs that sign Prometheus's certificate (instead of the system's). */
+  ca?: string;
 }
 
 interface ApiResponse {
@@ -13,26 +23,63 @@ interface ApiResponse {
   data?: { resultType?: string; result?: unknown };
 }
 
-export function httpPrometheus(timeoutMs = 5_000, bearerToken?: () => string | undefined): PrometheusClient {
+function get(
+  url: URL,
+  timeoutMs: number,
+  credentials: PrometheusCredentials,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const request = send(
+      url,
+      {
+        method: "GET",
+        headers: credentials.token ? { Authorization: `Bearer ${credentials.token}` } : {},
+        ...(url.protocol === "https:" && credentials.ca ? { ca: credentials.ca } : {}),
+        timeout: timeoutMs,
+      },
+      (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        response.on("error", reject);
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error(`no answer within ${timeoutMs}ms`)));
+    request.on("error", reject);
+    request.end();
+  });
+}
+
+export function httpPrometheus(
+  timeoutMs = 5_000,
+  credentials: () => Promise<PrometheusCredentials> = async () => ({}),
+): PrometheusClient {
   return {
     async query(address, query) {
-      const url = `${address.replace(/\/+$/, "")}/api/v1/query?${new URLSearchParams({ query })}`;
+      let url: URL;
+      try {
+        url = new URL(`${address.replace(/\/+$/, "")}/api/v1/query?${new URLSearchParams({ query })}`);
+      } catch {
+        return { ok: false, error: `invalid Prometheus address ${address}` };
+      }
       let body: ApiResponse;
       try {
-        const token = bearerToken?.();
-        const response = await fetch(url, {
-          signal: AbortSignal.timeout(timeoutMs),
-          headers: token ? { Authorization: `Bearer ${token}` } : {},
-        });
-        body = (await response.json().catch(() => ({ error: `HTTP ${response.status}` }))) as ApiResponse;
-        if (!response.ok || body.status !== "success") {
+        const response = await get(url, timeoutMs, await credentials());
+        try {
+          body = JSON.parse(response.body) as ApiResponse;
+        } catch {
+          body = { error: `HTTP ${response.status}` };
+        }
+        if (response.status < 200 || response.status >= 300 || body.status !== "success") {
           return { ok: false, error: body.error ?? `HTTP ${response.status}` };
         }
       } catch (error) {
-        const cause = (error as { cause?: { code?: string } }).cause?.code;
+        const code = (error as { code?: string }).code;
         return {
           ok: false,
-          error: `${error instanceof Error ? error.message : String(error)}${cause ? ` (${cause})` : ""}`,
+          error: `${error instanceof Error ? error.message : String(error)}${code ? ` (${code})` : ""}`,
         };
       }
       return sampleOf(body.data);
