@@ -66,7 +66,13 @@ export const AutoRollbackWindow = z
       .max(100)
       .default(5)
       .describe(
-        "Consecutive rounds in which a check could not be measured (Prometheus unreachable or erroring) after which the window ends Inconclusive. An outage alone never causes a rollback.",
+        "Consecutive rounds in which a check could not be measured (Prometheus unreachable or erroring) after which the window ends Inconclusive (onOutage EndInconclusive). An outage alone never causes a rollback.",
+      ),
+    onOutage: z
+      .enum(["EndInconclusive", "Extend"])
+      .default("EndInconclusive")
+      .describe(
+        "What a Prometheus outage does to the window: EndInconclusive ends it after errorLimit rounds; Extend keeps watching and moves its end by one interval per unmeasured round, up to twice its duration, and ends Inconclusive if it still cannot measure at the end.",
       ),
   })
   .superRefine((window, ctx) => {
@@ -99,6 +105,7 @@ export const RollbackPlanSpec = z
       failureLimit: 1,
       inconclusiveLimit: 3,
       errorLimit: 5,
+      onOutage: "EndInconclusive",
     }),
     healthChecks: z
       .strictObject({

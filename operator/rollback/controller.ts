@@ -35,6 +35,7 @@ import {
   judgePrometheus,
   judgeWorkload,
   WORKLOAD_CHECK,
+  windowEnd,
   windowSettings,
 } from "./window.ts";
 
@@ -97,11 +98,11 @@ export function makeWindowReconciler(deps: WindowDeps) {
       const why = `the operator has no record of a finished action ${window.intentId} on ${target.kind.toLowerCase()}/${target.name}; status alone never starts a window`;
       return finish(deps, plan, window, "Inconclusive", "UnverifiedWindow", why, log);
     }
-    const { durationMs, intervalMs } = windowSettings(spec);
+    const { intervalMs } = windowSettings(spec);
     const watched: RollbackWindow = {
       ...window,
       startedAt: rfc3339(new Date(action.finishedAt)),
-      endsAt: rfc3339(new Date(new Date(action.finishedAt).getTime() + durationMs)),
+      endsAt: rfc3339(windowEnd(spec, new Date(action.finishedAt), window)),
     };
     const now = deps.clock.now();
     const workloadCheck = spec.healthChecks.workloadReady

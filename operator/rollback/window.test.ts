@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RollbackPlanSpec } from "../api/index.ts";
 import { sampleOf } from "./prometheus.ts";
-import { applyRound, type CheckMeasurement, judgePrometheus, judgeWorkload, openWindow } from "./window.ts";
+import { applyRound, type CheckMeasurement, judgePrometheus, judgeWorkload, openWindow, windowEnd } from "./window.ts";
 
 const spec = (autoRollback: Record<string, unknown> = {}, onFailure = "rollback") =>
   RollbackPlanSpec.parse({
@@ -112,6 +112,18 @@ describe("applyRound: limits and the error budget", () => {
     expect(errors?.measurements).toHaveLength(10);
     expect(errors?.counts).toEqual({ successful: 7, failed: 0, inconclusive: 7, error: 0 });
     expect(window.rounds).toBe(14);
+  });
+
+  it("an outage extends the window by one interval per unmeasured round, up to twice its duration", () => {
+    const plan = spec({ onOutage: "Extend" });
+    const window = openWindow(plan, { name: "i", id: "hi-1" }, undefined, t0);
+    expect(windowEnd(plan, t0, window).toISOString()).toBe("2026-11-22T10:01:00.000Z");
+    const outage = structuredClone(window);
+    (outage.checks[1] as { counts: { error: number } }).counts.error = 3;
+    expect(windowEnd(plan, t0, outage).toISOString()).toBe("2026-11-22T10:01:30.000Z");
+    (outage.checks[1] as { counts: { error: number } }).counts.error = 100;
+    expect(windowEnd(plan, t0, outage).toISOString()).toBe("2026-11-22T10:02:00.000Z");
+    expect(windowEnd(spec(), t0, outage).toISOString()).toBe("2026-11-22T10:01:00.000Z");
   });
 
   it("keeps its original schedule, whenever a round runs", () => {

@@ -51,6 +51,7 @@ export function windowSettings(spec: RollbackPlanSpec) {
     failureLimit: w.failureLimit ?? 1,
     inconclusiveLimit: w.inconclusiveLimit ?? 3,
     errorLimit: w.errorLimit ?? 5,
+    extendOnOutage: w.onOutage === "Extend",
   };
 }
 
@@ -300,7 +301,7 @@ export function applyRound(
       spec.onFailure === "alertOnly"
         ? { kind: "alert", reason: "HealthGotWorse", message }
         : { kind: "rollback", reason: "HealthGotWorse", message };
-  } else if (next.consecutiveErrors >= settings.errorLimit) {
+  } else if (!settings.extendOnOutage && next.consecutiveErrors >= settings.errorLimit) {
     verdict = {
       kind: "inconclusive",
       reason: "ChecksUnavailable",
@@ -311,6 +312,12 @@ export function applyRound(
       kind: "inconclusive",
       reason: "NoData",
       message: `${next.consecutiveInconclusive} inconclusive round(s) in a row (inconclusiveLimit ${settings.inconclusiveLimit}): ${culprit("Inconclusive")}`,
+    };
+  } else if (now.getTime() >= new Date(next.endsAt).getTime() && next.consecutiveErrors > 0) {
+    verdict = {
+      kind: "inconclusive",
+      reason: "ChecksUnavailable",
+      message: `the window ended while its checks could not be measured (${next.consecutiveErrors} round(s) in a row); no verdict: ${culprit("Error")}`,
     };
   } else if (now.getTime() >= new Date(next.endsAt).getTime()) {
     verdict = {
@@ -339,6 +346,17 @@ export function applyRound(
     next.verdict = { reason: verdict.reason, message: verdict.message.slice(0, 2048), at };
   }
   return { window: next, verdict };
+}
+
+/**
+ * When a window ends: its duration after the action finished, extended (with
+ * onOutage Extend) by one interval per round that could not be measured, up to
+ * twice its duration.
+ */
+export function windowEnd(spec: RollbackPlanSpec, finishedAt: Date, window: RollbackWindow | undefined): Date {
+  const { durationMs, intervalMs, extendOnOutage } = windowSettings(spec);
+  const unmeasured = extendOnOutage ? Math.max(0, ...(window?.checks ?? []).map((c) => c.counts.error)) : 0;
+  return new Date(finishedAt.getTime() + durationMs + Math.min(durationMs, unmeasured * intervalMs));
 }
 
 /** Replaces $namespace and $name in a query. */
