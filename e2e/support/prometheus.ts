@@ -7,7 +7,16 @@ import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { httpPrometheus } from "../../operator/rollback/prometheus.ts";
-import { eventually } from "./kube.ts";
+
+/** Polls until check returns a value (this module is also used by benchmarks, outside vitest). */
+async function waitFor(what: string, check: () => Promise<true | undefined>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => undefined)) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 /** Serves arf_e2e_error_ratio{namespace} gauges whose values the test sets. */
 export class TestExporter {
@@ -84,7 +93,7 @@ export class TestPrometheus {
       ],
       { stdio: "ignore" },
     );
-    await eventually("Prometheus to be ready", async () => {
+    await waitFor("Prometheus to be ready", async () => {
       if (this.tls) return (await this.query("up").catch(() => undefined)) !== undefined || undefined;
       const response = await fetch(`${this.url}/-/ready`).catch(() => undefined);
       return response?.ok ? true : undefined;
