@@ -127,6 +127,15 @@ describe("recommendations for every action and workload kind", () => {
     const ghost = await recommended("restart-ghost");
     expect(condition(ghost, "Recommended")).toMatchObject({ status: "False", reason: "TargetNotFound" });
     expect(ghost.status.decision.verdict).toBe("Refuse");
+    // An undo needs the licensed edition's records: said, not an error loop.
+    await createArf(
+      "healingintents",
+      ns,
+      intentBody("undo-web", "undo", "Deployment", "web", { parameters: { intent: "restart-web" } }),
+    );
+    const undo = await recommended("undo-web");
+    expect(condition(undo, "Recommended")).toMatchObject({ status: "False", reason: "NothingToUndo" });
+    expect(condition(undo, "Recommended").message).toContain("only the licensed edition");
   });
 
   it("records what it decided as Events on the intent", async () => {

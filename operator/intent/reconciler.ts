@@ -213,7 +213,7 @@ async function gather(
   if (duplicate) return { ...base, spec, intentId: id, duplicateOf: duplicate };
 
   const started = performance.now();
-  const observed = await observeTarget(deps, namespace, spec, source);
+  const observed = await observeTarget(deps, namespace, spec, source, wiring.edition);
   const policy = resolvePolicy(
     spec,
     observed.workload?.metadata?.labels ?? (observed.workload ? {} : undefined),
@@ -269,6 +269,7 @@ async function observeTarget(
   namespace: string,
   spec: HealingIntentSpec,
   source: "cache" | "live",
+  edition: EditionWiring["edition"],
 ): Promise<ObservedTarget> {
   const { kind, name } = spec.target;
   const workload =
@@ -276,7 +277,13 @@ async function observeTarget(
       ? await deps.workloads.read(kind, namespace, name)
       : deps.view.workload(kind, namespace, name);
   const observed: ObservedTarget = { kind, name, ...(workload ? { workload } : {}) };
-  if (workload && spec.action === "undo") observed.undo = await undoSource(deps, namespace, spec);
+  if (workload && spec.action === "undo") {
+    // Only the licensed edition may read the operator's records (the OSS edition has no access to them).
+    observed.undo =
+      edition === "licensed"
+        ? await undoSource(deps, namespace, spec)
+        : { ok: false, message: "only the licensed edition keeps the records an undo restores from" };
+  }
   if (workload && spec.action === "rollback") {
     if (kind === "Deployment") observed.replicaSets = await deps.revisions.replicaSets(namespace);
     else observed.controllerRevisions = await deps.revisions.controllerRevisions(namespace);
