@@ -103,15 +103,20 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
     const intent = deps.view.intent(request.namespace, request.name);
     if (!intent || intent.metadata?.deletionTimestamp) return undefined;
     const key = targetKey(request.namespace, request.name, intent.spec);
-    // Another worker decides about the same target now: come back shortly rather than hold this worker.
-    if (targets.busy(key)) return { requeueAfterMs: TARGET_BUSY_RETRY_MS };
-    return targets.run(key, () => reconcileLocked(deps, request));
+    // Whatever may act on the target (a resumed attempt; the live check and execution) runs alone per
+    // target; recommending needs no lock. A busy target is retried shortly rather than holding a worker.
+    const exclusive: Exclusive = (fn) =>
+      targets.busy(key) ? Promise.resolve({ requeueAfterMs: TARGET_BUSY_RETRY_MS }) : targets.run(key, fn);
+    return reconcile(deps, request, exclusive);
   };
 }
 
-async function reconcileLocked(
+type Exclusive = (fn: () => Promise<ReconcileResult | undefined>) => Promise<ReconcileResult | undefined>;
+
+async function reconcile(
   deps: IntentReconcilerDeps,
   request: ReconcileRequest,
+  exclusive: Exclusive,
 ): Promise<ReconcileResult | undefined> {
   const { namespace, name, log } = request;
   request.signal?.throwIfAborted();
@@ -123,7 +128,6 @@ async function reconcileLocked(
       deps.execution?.assertMayAct();
     },
   };
-  // Read again under the lock: another worker may have just written it.
   const intent = deps.view.intent(namespace, name);
   if (!intent || intent.metadata?.deletionTimestamp) return undefined;
   let previous = intent.status;
@@ -135,30 +139,42 @@ async function reconcileLocked(
   const extraEvents: IntentDecision["events"] = [];
   if (previous?.execution && validated.ok) {
     // Status is a record, never a command: an attempt is resumed only from the operator's own record.
-    const resumed = await resumeRecordedAttempt(execution, wiring, intent, validated.value, log);
-    if (resumed.kind === "handled") return resumed.result;
-    previous = resumed.previous;
-    extraEvents.push(...resumed.events);
+    let unverified: Extract<Awaited<ReturnType<typeof resumeRecordedAttempt>>, { kind: "unverified" }> | undefined;
+    const result = await exclusive(async () => {
+      const resumed = await resumeRecordedAttempt(execution, wiring, intent, validated.value, log);
+      if (resumed.kind === "handled") return resumed.result;
+      unverified = resumed;
+      return undefined;
+    });
+    if (!unverified) return result;
+    previous = unverified.previous;
+    extraEvents.push(...unverified.events);
   }
 
   const cached = await gather(deps, intent, previous, wiring, validated, "cache");
   let decided = decideIntent(cached);
   if (decided.execute && wiring.executor && execution) {
-    // Confirm against the live state before anything runs; the cache may be behind.
-    const live = await gather(deps, intent, previous, wiring, validated, "live");
-    decided = decideIntent(live);
-    const order = decided.execute;
-    if (order && validated.ok) {
-      countDecision(deps, decided, previous);
+    let executed = false;
+    let confirmed = decided;
+    const result = await exclusive(async () => {
+      // Confirm against the live state before anything runs; the cache may be behind.
+      const live = await gather(deps, intent, previous, wiring, validated, "live");
+      confirmed = decideIntent(live);
+      const order = confirmed.execute;
+      if (!order || !validated.ok) return undefined;
+      executed = true;
+      countDecision(deps, confirmed, previous);
       return execute(execution, wiring, {
         intent,
         spec: validated.value,
-        status: decided.status,
+        status: confirmed.status,
         order,
-        events: [...extraEvents, ...decided.events],
+        events: [...extraEvents, ...confirmed.events],
         log,
       });
-    }
+    });
+    if (executed || result?.requeueAfterMs === TARGET_BUSY_RETRY_MS) return result;
+    decided = confirmed;
   }
 
   countDecision(deps, decided, previous);
