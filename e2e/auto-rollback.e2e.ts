@@ -1,15 +1,13 @@
-// Auto-rollback windows against a real Prometheus (Debian's package) that
-// scrapes an exporter this test controls, with the licensed operator acting on
-// the local control plane.
-import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
-import { REPO_ROOT } from "./support/env.ts";
-import { clientsFor, createTestNamespace, deleteTestNamespace, eventually, readAuditEvents } from "./support/kube.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  clientsFor,
+  createTestNamespace,
+  deleteTestNamespace,
+  eventually,
+  kubectlArf,
+  operatorWrites,
+} from "./support/kube.ts";
+import { quickLeaseArgs, removeLicensedEdition, TestLicenses } from "./support/license.ts";
 import {
   createArf,
   getArf,
@@ -20,109 +18,31 @@ import {
   startOperator,
 } from "./support/operator.ts";
 import { TestExporter, TestPrometheus } from "./support/prometheus.ts";
-import { createWorkloadsWithTwoRevisions, intentBody } from "./support/workloads.ts";
+import { makeTestCertificates } from "./support/tls.ts";
+import { createWorkloadsWithTwoRevisions, intentBody, policyBody } from "./support/workloads.ts";
 
-const run = promisify(execFile);
-const SECRET = "arf-license"; // the chart's RBAC lets the operator read only this name
-const keys = generateKeyPair();
-const keyDir = mkdtempSync(join(tmpdir(), "arf-window-"));
-writeFileSync(join(keyDir, "public.pem"), keys.publicKeyPem);
-
+const licenses = new TestLicenses();
 const exporter = new TestExporter();
 const prometheus = new TestPrometheus();
+// Prometheus credentials from a Secret: a CA of the test's own signs the TLS Prometheus's certificate.
+const tlsPrometheus = new TestPrometheus();
 const namespaces: string[] = [];
 let operator: RunningOperator;
 
-// Prometheus credentials from a Secret: a CA of the test's own signs the TLS Prometheus's certificate.
-const tlsDir = mkdtempSync(join(tmpdir(), "arf-window-tls-"));
-const tlsPrometheus = new TestPrometheus();
-function makeCertificates(): string {
-  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: tlsDir, stdio: "ignore" });
-  openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=e2e-ca",
-  ]);
-  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=127.0.0.1"]);
-  writeFileSync(join(tlsDir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-  openssl([
-    "x509",
-    "-req",
-    "-in",
-    "tls.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "tls.crt",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-  ]);
-  return readFileSync(join(tlsDir, "ca.crt"), "utf8");
-}
-
 const args = () => [
-  "--leader-election-id=arf-window-e2e",
-  "--lease-duration=3s",
-  "--renew-deadline=2s",
-  "--retry-period=500ms",
-  `--license-secret=${OPERATOR_NAMESPACE}/${SECRET}`,
-  `--license-public-key=${join(keyDir, "public.pem")}`,
-  "--license-check-interval=1s",
+  ...quickLeaseArgs("arf-window-e2e"),
+  ...licenses.args(),
   `--prometheus-url=${prometheus.url}`,
   `--prometheus-auth-secret=${OPERATOR_NAMESPACE}/prom-creds`,
   "--prometheus-timeout=1s",
 ];
-
-async function setValidLicense(): Promise<void> {
-  const { core } = clientsFor("admin");
-  const clusterUID = (await core.readNamespace({ name: "kube-system" })).metadata?.uid as string;
-  const now = Math.floor(Date.now() / 1000);
-  const token = issueLicense(
-    {
-      id: `window-${now}`,
-      licensee: "E2E Corp",
-      edition: "licensed",
-      features: ["execute", "autoRollback"],
-      issuedAt: now,
-      notBefore: now - 60,
-      expiresAt: now + 3600,
-      clusterUID,
-    },
-    keys.privateKeyPem,
-  );
-  await core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
-  await core.createNamespacedSecret({
-    namespace: OPERATOR_NAMESPACE,
-    body: { metadata: { name: SECRET }, stringData: { license: token } },
-  });
-}
 
 /** A namespace with workloads, an autonomous policy, and a RollbackPlan for deployment/web. */
 async function setUp(prefix: string, autoRollback: Record<string, unknown>, query: Record<string, unknown> = {}) {
   const ns = await createTestNamespace(prefix);
   namespaces.push(ns);
   await createWorkloadsWithTwoRevisions(ns);
-  await createArf("approvalpolicies", ns, {
-    apiVersion: "arf.dev/v1alpha1",
-    kind: "ApprovalPolicy",
-    metadata: { name: "act-now" },
-    spec: { mode: "autonomous" },
-  });
+  await createArf("approvalpolicies", ns, policyBody("act-now", { mode: "autonomous" }));
   await createArf("rollbackplans", ns, {
     apiVersion: "arf.dev/v1alpha1",
     kind: "RollbackPlan",
@@ -165,17 +85,7 @@ const seen = (ns: string, wanted: number | undefined) =>
     (await prometheus.query(`arf_e2e_error_ratio{namespace="${ns}"}`)) === wanted ? true : undefined,
   );
 
-const workloadWrites = (since: number, ns: string) =>
-  readAuditEvents().filter(
-    (e) =>
-      e.user.username === "arf-operator" &&
-      e.stage === "ResponseComplete" &&
-      ["update", "patch"].includes(e.verb) &&
-      e.objectRef?.resource === "deployments" &&
-      e.objectRef?.namespace === ns &&
-      !e.requestURI.includes("dryRun=") &&
-      new Date(e.requestReceivedTimestamp).getTime() >= since,
-  );
+const workloadWrites = (since: number, ns: string) => operatorWrites(since, { namespace: ns });
 
 async function restartAndWatch(ns: string) {
   await createArf("healingintents", ns, intentBody("restart-web", "restart", "Deployment", "web"));
@@ -186,8 +96,8 @@ async function restartAndWatch(ns: string) {
 beforeAll(async () => {
   await exporter.start();
   await prometheus.start(exporter.port);
-  const ca = makeCertificates();
-  tlsPrometheus.tls = { cert: join(tlsDir, "tls.crt"), key: join(tlsDir, "tls.key") };
+  const { ca, certFile, keyFile } = makeTestCertificates();
+  tlsPrometheus.tls = { cert: certFile, key: keyFile };
   tlsPrometheus.ca = ca;
   await tlsPrometheus.start(exporter.port);
   await installChartRbac("licensed", ["prometheusAuthSecret=prom-creds"]);
@@ -197,7 +107,8 @@ beforeAll(async () => {
     namespace: OPERATOR_NAMESPACE,
     body: { metadata: { name: "prom-creds" }, stringData: { "ca.crt": ca } },
   });
-  await setValidLicense();
+  await licenses.bindToCluster();
+  await licenses.install();
   operator = await startOperator("window-1", args());
   await eventually("the licensed edition", async () =>
     (await operator.metric("arf_edition_info", { edition: "licensed" })) === 1 ? true : undefined,
@@ -212,12 +123,7 @@ afterAll(async () => {
   await clientsFor("admin")
     .core.deleteNamespacedSecret({ name: "prom-creds", namespace: OPERATOR_NAMESPACE })
     .catch(() => undefined);
-  await clientsFor("admin")
-    .rbac.deleteClusterRoleBinding({ name: "arf-licensed" })
-    .catch(() => undefined);
-  await clientsFor("admin")
-    .core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE })
-    .catch(() => undefined);
+  await removeLicensedEdition();
   for (const ns of namespaces) await deleteTestNamespace(ns);
 });
 
@@ -254,11 +160,7 @@ describe("auto-rollback windows", () => {
     const intent = await intentWhere(ns, "restart-web", "rolled back", (i) => i.status?.phase === "RolledBack");
     expect(intent.status.conditions.find((c: any) => c.type === "RolledBack").message).toContain("errors = 0.9");
     // "Why did it roll back?" in one command.
-    const { stdout: explained } = await run(
-      join(REPO_ROOT, "bin", "kubectl-arf"),
-      ["explain", "restart-web", "-n", ns, "--kubeconfig", inject("kubeconfig"), "--context", "arf-admin"],
-      { env: { ...process.env, KUBECTL: inject("kubectl") } },
-    );
+    const { stdout: explained } = await kubectlArf(ns, "admin", ["explain", "restart-web"]);
     expect(explained).toContain("phase:          RolledBack");
     expect(explained).toMatch(/rolled back: +rolled back automatically: .*errors = 0\.9, wanted < 0\.5/);
     // For Flux's kstatus and Argo CD: a terminal failure.

@@ -14,7 +14,6 @@ import { join } from "node:path";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
 import {
   type AuditEvent,
   clientsFor,
@@ -23,6 +22,7 @@ import {
   eventually,
   readAuditEvents,
 } from "./support/kube.ts";
+import { removeLicensedEdition, TestLicenses } from "./support/license.ts";
 import {
   createArf,
   installChartRbac,
@@ -32,22 +32,15 @@ import {
   startOperator,
 } from "./support/operator.ts";
 import { type StallProxy, startStallProxy } from "./support/stall-proxy.ts";
-import { createWorkloadsWithTwoRevisions, intentBody } from "./support/workloads.ts";
+import { createWorkloadsWithTwoRevisions, intentBody, policyBody } from "./support/workloads.ts";
 
-const SECRET = "arf-license";
 const LEASE = `arf-stall-e2e-${randomBytes(3).toString("hex")}`;
 const RENEW_DEADLINE_MS = 4000;
 const LEASE_ARGS = [`--leader-election-id=${LEASE}`, "--lease-duration=6s", "--renew-deadline=4s", "--retry-period=1s"];
 const A_SOURCE_IP = "127.0.0.2";
-const keys = generateKeyPair();
 const dir = mkdtempSync(join(tmpdir(), "arf-stall-"));
-const publicKeyPath = join(dir, "public.pem");
-writeFileSync(publicKeyPath, keys.publicKeyPem);
-const LICENSE_ARGS = [
-  `--license-secret=${OPERATOR_NAMESPACE}/${SECRET}`,
-  `--license-public-key=${publicKeyPath}`,
-  "--license-check-interval=2s",
-];
+const licenses = new TestLicenses();
+const LICENSE_ARGS = licenses.args("2s");
 
 let ns: string;
 let proxy: StallProxy;
@@ -103,35 +96,11 @@ function loggedAt(operator: RunningOperator, msg: string): number | undefined {
 
 beforeAll(async () => {
   await installChartRbac("licensed");
-  const { core } = clientsFor("admin");
-  const clusterUID = (await core.readNamespace({ name: "kube-system" })).metadata?.uid as string;
-  const now = Math.floor(Date.now() / 1000);
-  const token = issueLicense(
-    {
-      id: `stall-${now}`,
-      licensee: "E2E Corp",
-      edition: "licensed",
-      features: ["execute", "autoRollback"],
-      issuedAt: now,
-      notBefore: now - 60,
-      expiresAt: now + 3600,
-      clusterUID,
-    },
-    keys.privateKeyPem,
-  );
-  await core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
-  await core.createNamespacedSecret({
-    namespace: OPERATOR_NAMESPACE,
-    body: { metadata: { name: SECRET }, stringData: { license: token } },
-  });
+  await licenses.bindToCluster();
+  await licenses.install();
   ns = await createTestNamespace("e2e-stall");
   await createWorkloadsWithTwoRevisions(ns);
-  await createArf("approvalpolicies", ns, {
-    apiVersion: "arf.dev/v1alpha1",
-    kind: "ApprovalPolicy",
-    metadata: { name: "act-now" },
-    spec: { mode: "autonomous" },
-  });
+  await createArf("approvalpolicies", ns, policyBody("act-now", { mode: "autonomous" }));
   proxy = await startStallProxy(upstreamOf(inject("kubeconfig")), A_SOURCE_IP);
   // startOperator passes the shared kubeconfig first; a later flag wins.
   a = await startOperator("stall-a", [...LEASE_ARGS, ...LICENSE_ARGS, `--kubeconfig=${proxiedKubeconfig(proxy.port)}`]);
@@ -148,9 +117,7 @@ afterAll(async () => {
   await Promise.all([a, b].map((o) => o?.stop("SIGKILL")));
   await proxy?.close();
   const admin = clientsFor("admin");
-  // Leave the cluster as other files expect it: only the OSS rights bound.
-  await admin.rbac.deleteClusterRoleBinding({ name: "arf-licensed" }).catch(() => undefined);
-  await admin.core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
+  await removeLicensedEdition();
   await admin.kc
     .makeApiClient(CoordinationV1Api)
     .deleteNamespacedLease({ name: LEASE, namespace: OPERATOR_NAMESPACE })

@@ -1,14 +1,10 @@
 // The licensed edition against the real control plane, running as its own
 // token user under the chart's licensed RBAC, with licenses issued by this
 // test's own key pair.
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { generateKeyPair, issueLicense, type LicensePayload } from "../operator/license/license.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./support/env.ts";
 import {
   allowToWriteIntents,
@@ -18,9 +14,11 @@ import {
   deleteTestNamespace,
   eventually,
   kubectl,
-  readAuditEvents,
+  kubectlArf,
+  operatorWrites,
   type TestUser,
 } from "./support/kube.ts";
+import { LICENSE_SECRET, quickLeaseArgs, removeLicensedEdition, TestLicenses } from "./support/license.ts";
 import {
   condition,
   createArf,
@@ -31,61 +29,20 @@ import {
   type RunningOperator,
   startOperator,
 } from "./support/operator.ts";
-import { createWorkloadsWithTwoRevisions, intentBody } from "./support/workloads.ts";
+import { createWorkloadsWithTwoRevisions, intentBody, policyBody } from "./support/workloads.ts";
 
-const run = promisify(execFile);
-const SECRET = "arf-license";
-const keys = generateKeyPair();
-const keyDir = mkdtempSync(join(tmpdir(), "arf-license-"));
-const publicKeyPath = join(keyDir, "public.pem");
-writeFileSync(publicKeyPath, keys.publicKeyPem);
-const LEASE_ARGS = [
-  "--leader-election-id=arf-licensed-e2e",
-  "--lease-duration=3s",
-  "--renew-deadline=2s",
-  "--retry-period=500ms",
-];
-const LICENSE_ARGS = [
-  `--license-secret=${OPERATOR_NAMESPACE}/${SECRET}`,
-  `--license-public-key=${publicKeyPath}`,
-  "--license-check-interval=1s",
-];
+const SECRET = LICENSE_SECRET;
+const licenses = new TestLicenses();
+const LEASE_ARGS = quickLeaseArgs("arf-licensed-e2e");
+const LICENSE_ARGS = licenses.args();
 
 const namespaces: string[] = [];
 let operator: RunningOperator;
-let clusterUID: string;
 
-function license(overrides: Partial<LicensePayload> = {}): string {
-  const now = Math.floor(Date.now() / 1000);
-  return issueLicense(
-    {
-      id: `e2e-${now}-${Math.random().toString(16).slice(2, 8)}`,
-      licensee: "E2E Corp",
-      edition: "licensed",
-      features: ["execute", "autoRollback"],
-      issuedAt: now,
-      notBefore: now - 60,
-      expiresAt: now + 3600,
-      clusterUID,
-      ...overrides,
-    },
-    keys.privateKeyPem,
-  );
-}
-
-async function setLicense(token: string): Promise<void> {
-  const { core } = clientsFor("admin");
-  const body = { metadata: { name: SECRET }, stringData: { license: token } };
-  await core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
-  await core.createNamespacedSecret({ namespace: OPERATOR_NAMESPACE, body });
-}
-
-const autonomousPolicy = (name: string, spec: Record<string, unknown> = {}) => ({
-  apiVersion: "arf.dev/v1alpha1",
-  kind: "ApprovalPolicy",
-  metadata: { name },
-  spec: { mode: "autonomous", ...spec },
-});
+const license = (overrides: Parameters<TestLicenses["issue"]>[0] = {}) => licenses.issue(overrides);
+const setLicense = (token: string) => licenses.install(token);
+const autonomousPolicy = (name: string, spec: Record<string, unknown> = {}) =>
+  policyBody(name, { mode: "autonomous", ...spec });
 
 async function namespace(prefix: string): Promise<string> {
   const ns = await createTestNamespace(prefix);
@@ -99,32 +56,17 @@ const succeeded = (ns: string, name: string) =>
     return i;
   });
 
-const operatorWrites = (since: number, resource: string, name?: string) =>
-  readAuditEvents().filter(
-    (e) =>
-      e.user.username === "arf-operator" &&
-      e.stage === "ResponseComplete" &&
-      ["create", "update", "patch", "delete"].includes(e.verb) &&
-      e.objectRef?.resource === resource &&
-      (name === undefined || e.objectRef?.name === name) &&
-      !e.requestURI.includes("dryRun=") &&
-      new Date(e.requestReceivedTimestamp).getTime() >= since,
-  );
+const workloadWritesTo = (since: number, resource: string, name?: string) =>
+  operatorWrites(since, { resources: [resource], ...(name !== undefined ? { name } : {}) });
 
 beforeAll(async () => {
   await installChartRbac("licensed");
-  clusterUID = (await clientsFor("admin").core.readNamespace({ name: "kube-system" })).metadata?.uid as string;
+  await licenses.bindToCluster();
 });
 
 afterAll(async () => {
   await operator?.stop();
-  // Leave the cluster as other files expect it: only the OSS rights bound.
-  await clientsFor("admin")
-    .rbac.deleteClusterRoleBinding({ name: "arf-licensed" })
-    .catch(() => undefined);
-  await clientsFor("admin")
-    .core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE })
-    .catch(() => undefined);
+  await removeLicensedEdition();
   for (const ns of namespaces) await deleteTestNamespace(ns);
 });
 
@@ -173,7 +115,7 @@ describe("licenses", () => {
     for (const [state] of invalid) expect(events.items.map((e) => e.reason)).toContain(`License${state}`);
     // Audit log: nothing written to any workload while unlicensed.
     for (const resource of ["deployments", "statefulsets", "daemonsets"])
-      expect(operatorWrites(since, resource)).toEqual([]);
+      expect(workloadWritesTo(since, resource)).toEqual([]);
     expect(
       (await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" })).spec?.replicas,
     ).toBe(2);
@@ -296,7 +238,7 @@ describe("actions on each workload kind, as kubectl would do them", () => {
         ? await apps.readNamespacedDeployment({ namespace: ns, name })
         : await apps.readNamespacedStatefulSet({ namespace: ns, name });
     expect(workload.spec?.replicas).toBe(replicas);
-    const writes = operatorWrites(since, kind === "Deployment" ? "deployments" : "statefulsets", name);
+    const writes = workloadWritesTo(since, kind === "Deployment" ? "deployments" : "statefulsets", name);
     expect(writes.map((w) => `${w.verb} ${w.objectRef?.subresource}`)).toEqual(["patch scale"]);
   });
 });
@@ -320,14 +262,7 @@ describe("approvals by people whose identity the API server verifies", () => {
     });
   });
 
-  const arf = async (user: TestUser, args: string[]) =>
-    run(
-      join(REPO_ROOT, "bin", "kubectl-arf"),
-      [...args, "-n", ns, "--kubeconfig", inject("kubeconfig"), "--context", `arf-${user}`],
-      {
-        env: { ...process.env, KUBECTL: inject("kubectl") },
-      },
-    );
+  const arf = (user: TestUser, args: string[]) => kubectlArf(ns, user, args);
   const appendApproval = (user: TestUser, approval: Record<string, unknown>) =>
     clientsFor(user).custom.patchNamespacedCustomObject({
       group: "arf.dev",
@@ -393,7 +328,7 @@ describe("approvals by people whose identity the API server verifies", () => {
     expect(
       (await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" })).spec?.replicas,
     ).toBe(4);
-    expect(operatorWrites(since, "deployments", "web")).toHaveLength(1);
+    expect(workloadWritesTo(since, "deployments", "web")).toHaveLength(1);
     const { stdout } = await arf("admin", ["explain", "scale-web"]);
     expect(stdout).toContain("approved by:");
     expect(stdout).toContain("Succeeded");
@@ -575,6 +510,6 @@ describe("at most once", () => {
     expect(done.status.execution.message).toContain("already restarted");
     const now = await apps.readNamespacedDeployment({ namespace: ns, name: "web" });
     expect(now.metadata?.generation).toBe(afterCrash.metadata?.generation);
-    expect(operatorWrites(since, "deployments", "web")).toHaveLength(1);
+    expect(workloadWritesTo(since, "deployments", "web")).toHaveLength(1);
   });
 });

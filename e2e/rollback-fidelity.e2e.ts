@@ -1,34 +1,16 @@
-// Twins: for each workload kind, two identical workloads with the same three
-// revisions. The operator (licensed edition, autonomous policy) rolls one back
-// and restarts it; kubectl rollout undo / rollout restart does the same to the
-// other. The results must be the same: the operator does what kubectl does.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYMENT_OWNED_ANNOTATIONS } from "../operator/intent/plan.ts";
-import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
 import { clientsFor, createTestNamespace, deleteTestNamespace, eventually, kubectl } from "./support/kube.ts";
-import {
-  createArf,
-  installChartRbac,
-  intentWhere,
-  OPERATOR_NAMESPACE,
-  type RunningOperator,
-  startOperator,
-} from "./support/operator.ts";
-import { intentBody } from "./support/workloads.ts";
+import { quickLeaseArgs, removeLicensedEdition, TestLicenses } from "./support/license.ts";
+import { createArf, installChartRbac, intentWhere, type RunningOperator, startOperator } from "./support/operator.ts";
+import { intentBody, policyBody } from "./support/workloads.ts";
 
 // kubectl formats restartedAt in the local time zone (Go's time.RFC3339).
 process.env.TZ = "UTC";
 
-const SECRET = "arf-license";
 const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 const RFC3339_SECONDS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
-const keys = generateKeyPair();
-const keyDir = mkdtempSync(join(tmpdir(), "arf-license-"));
-const publicKeyPath = join(keyDir, "public.pem");
-writeFileSync(publicKeyPath, keys.publicKeyPem);
+const licenses = new TestLicenses();
 
 type Kind = "Deployment" | "StatefulSet" | "DaemonSet";
 type Twin = "op" | "kubectl";
@@ -250,44 +232,12 @@ const succeeded = (name: string) =>
 
 beforeAll(async () => {
   await installChartRbac("licensed");
-  const { core } = clientsFor("admin");
-  const clusterUID = (await core.readNamespace({ name: "kube-system" })).metadata?.uid as string;
-  const now = Math.floor(Date.now() / 1000);
-  const token = issueLicense(
-    {
-      id: `e2e-fidelity-${now}`,
-      licensee: "E2E Corp",
-      edition: "licensed",
-      features: ["execute", "autoRollback"],
-      issuedAt: now,
-      notBefore: now - 60,
-      expiresAt: now + 3600,
-      clusterUID,
-    },
-    keys.privateKeyPem,
-  );
-  await core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
-  await core.createNamespacedSecret({
-    namespace: OPERATOR_NAMESPACE,
-    body: { metadata: { name: SECRET }, stringData: { license: token } },
-  });
+  await licenses.bindToCluster();
+  await licenses.install();
   ns = await createTestNamespace("e2e-fidelity");
   await createTwins();
-  await createArf("approvalpolicies", ns, {
-    apiVersion: "arf.dev/v1alpha1",
-    kind: "ApprovalPolicy",
-    metadata: { name: "act-now" },
-    spec: { mode: "autonomous" },
-  });
-  const started = await startOperator("fidelity-1", [
-    "--leader-election-id=arf-fidelity-e2e",
-    "--lease-duration=3s",
-    "--renew-deadline=2s",
-    "--retry-period=500ms",
-    `--license-secret=${OPERATOR_NAMESPACE}/${SECRET}`,
-    `--license-public-key=${publicKeyPath}`,
-    "--license-check-interval=1s",
-  ]);
+  await createArf("approvalpolicies", ns, policyBody("act-now", { mode: "autonomous" }));
+  const started = await startOperator("fidelity-1", [...quickLeaseArgs("arf-fidelity-e2e"), ...licenses.args()]);
   operator = started;
   await eventually("the licensed edition", async () =>
     (await started.metric("arf_license_valid")) === 1 ? true : undefined,
@@ -296,13 +246,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await operator?.stop();
-  // Leave the cluster as other files expect it: only the OSS rights bound.
-  await clientsFor("admin")
-    .rbac.deleteClusterRoleBinding({ name: "arf-licensed" })
-    .catch(() => undefined);
-  await clientsFor("admin")
-    .core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE })
-    .catch(() => undefined);
+  await removeLicensedEdition();
   if (ns) await deleteTestNamespace(ns);
 });
 

@@ -1,14 +1,9 @@
 // Trust: what runs is exactly what was approved, and nothing else can make the
 // operator act. The licensed edition against the real control plane, with real
 // token users, proven from the API server's audit log.
-import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { AdmissionregistrationV1Api } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./support/env.ts";
 import {
   allowToWriteIntents,
@@ -18,9 +13,10 @@ import {
   deleteTestNamespace,
   eventually,
   kubectl,
-  readAuditEvents,
-  type TestUser,
+  kubectlArf,
+  operatorWrites,
 } from "./support/kube.ts";
+import { quickLeaseArgs, removeLicensedEdition, TestLicenses } from "./support/license.ts";
 import { withLooseSpec } from "./support/loose-crd.ts";
 import {
   condition,
@@ -28,54 +24,20 @@ import {
   getArf,
   installChartRbac,
   intentWhere,
-  OPERATOR_NAMESPACE,
   type RunningOperator,
   startOperator,
 } from "./support/operator.ts";
-import { createWorkloadsWithTwoRevisions, intentBody } from "./support/workloads.ts";
+import { createWorkloadsWithTwoRevisions, intentBody, policyBody } from "./support/workloads.ts";
 
-const run = promisify(execFile);
-const SECRET = "arf-license"; // the chart's RBAC lets the operator read only this name
-const keys = generateKeyPair();
-const keyDir = mkdtempSync(join(tmpdir(), "arf-trust-"));
-const publicKeyPath = join(keyDir, "public.pem");
-writeFileSync(publicKeyPath, keys.publicKeyPem);
-const ARGS = [
-  "--leader-election-id=arf-trust-e2e",
-  "--lease-duration=3s",
-  "--renew-deadline=2s",
-  "--retry-period=500ms",
-  `--license-secret=${OPERATOR_NAMESPACE}/${SECRET}`,
-  `--license-public-key=${publicKeyPath}`,
-  "--license-check-interval=1s",
-];
+const licenses = new TestLicenses();
+const ARGS = [...quickLeaseArgs("arf-trust-e2e"), ...licenses.args()];
 const BINDING = "healingintent-approvals.arf.dev";
 
 const namespaces: string[] = [];
 let operator: RunningOperator;
-let clusterUID: string;
 
 async function setValidLicense(): Promise<void> {
-  const now = Math.floor(Date.now() / 1000);
-  const token = issueLicense(
-    {
-      id: `trust-${now}`,
-      licensee: "E2E Corp",
-      edition: "licensed",
-      features: ["execute"],
-      issuedAt: now,
-      notBefore: now - 60,
-      expiresAt: now + 3600,
-      clusterUID,
-    },
-    keys.privateKeyPem,
-  );
-  const { core } = clientsFor("admin");
-  await core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
-  await core.createNamespacedSecret({
-    namespace: OPERATOR_NAMESPACE,
-    body: { metadata: { name: SECRET }, stringData: { license: token } },
-  });
+  await licenses.install();
   await eventually("the licensed edition", async () =>
     (await operator.metric("arf_edition_info", { edition: "licensed" })) === 1 ? true : undefined,
   );
@@ -88,56 +50,27 @@ async function namespace(prefix: string): Promise<string> {
   return ns;
 }
 
-const policy = (name: string, spec: Record<string, unknown>) => ({
-  apiVersion: "arf.dev/v1alpha1",
-  kind: "ApprovalPolicy",
-  metadata: { name },
-  spec,
-});
+const policy = policyBody;
 
 /** Workload writes by the operator since a time (dry runs excluded). */
-const workloadWrites = (since: number, namespace: string) =>
-  readAuditEvents().filter(
-    (e) =>
-      e.user.username === "arf-operator" &&
-      e.stage === "ResponseComplete" &&
-      ["create", "update", "patch", "delete"].includes(e.verb) &&
-      ["deployments", "statefulsets", "daemonsets"].includes(e.objectRef?.resource ?? "") &&
-      e.objectRef?.namespace === namespace &&
-      !e.requestURI.includes("dryRun=") &&
-      new Date(e.requestReceivedTimestamp).getTime() >= since,
-  );
+const workloadWrites = (since: number, namespace: string) => operatorWrites(since, { namespace });
 
 const replicasOf = async (ns: string, name = "web") =>
   (await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name })).spec?.replicas;
 
-const arf = (ns: string, user: TestUser, args: string[]) =>
-  run(
-    join(REPO_ROOT, "bin", "kubectl-arf"),
-    [...args, "-n", ns, "--kubeconfig", inject("kubeconfig"), "--context", `arf-${user}`],
-    {
-      env: { ...process.env, KUBECTL: inject("kubectl") },
-    },
-  );
+const arf = kubectlArf;
 
 beforeAll(async () => {
+  await licenses.bindToCluster();
+  await removeLicensedEdition(); // no license at first: the OSS edition
   await installChartRbac("licensed");
-  clusterUID = (await clientsFor("admin").core.readNamespace({ name: "kube-system" })).metadata?.uid as string;
-  await clientsFor("admin")
-    .core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE })
-    .catch(() => undefined);
   operator = await startOperator("trust-1", ARGS);
   await eventually("ready", async () => ((await operator.ready()) ? true : undefined));
 });
 
 afterAll(async () => {
   await operator?.stop();
-  await clientsFor("admin")
-    .rbac.deleteClusterRoleBinding({ name: "arf-licensed" })
-    .catch(() => undefined);
-  await clientsFor("admin")
-    .core.deleteNamespacedSecret({ name: SECRET, namespace: OPERATOR_NAMESPACE })
-    .catch(() => undefined);
+  await removeLicensedEdition();
   for (const ns of namespaces) await deleteTestNamespace(ns);
 });
 

@@ -1,9 +1,12 @@
 // Clients for the test's named users, and small helpers the e2e tests share.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
+import { REPO_ROOT } from "./env.ts";
 
 export type TestUser = "admin" | "requester" | "alice" | "bob" | "outsider" | "operator";
 
@@ -153,4 +156,41 @@ export function readAuditEvents(): AuditEvent[] {
     .split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as AuditEvent);
+}
+
+const WORKLOAD_RESOURCES = ["deployments", "statefulsets", "daemonsets"];
+
+/**
+ * Writes the operator made since a time (dry runs excluded), to workloads by
+ * default, or to the given resources, optionally in one namespace or to one name.
+ */
+export function operatorWrites(
+  since: number,
+  where: { resources?: string[]; namespace?: string; name?: string } = {},
+): AuditEvent[] {
+  const resources = where.resources ?? WORKLOAD_RESOURCES;
+  return readAuditEvents().filter(
+    (e) =>
+      e.user.username === "arf-operator" &&
+      e.stage === "ResponseComplete" &&
+      ["create", "update", "patch", "delete"].includes(e.verb) &&
+      resources.includes(e.objectRef?.resource ?? "") &&
+      (where.namespace === undefined || e.objectRef?.namespace === where.namespace) &&
+      (where.name === undefined || e.objectRef?.name === where.name) &&
+      !e.requestURI.includes("dryRun=") &&
+      new Date(e.requestReceivedTimestamp).getTime() >= since,
+  );
+}
+
+/** Runs the kubectl-arf plugin (bin/kubectl-arf) as a test user in a namespace. */
+export function kubectlArf(
+  namespace: string,
+  user: TestUser,
+  args: string[],
+): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)(
+    join(REPO_ROOT, "bin", "kubectl-arf"),
+    [...args, "-n", namespace, "--kubeconfig", inject("kubeconfig"), "--context", `arf-${user}`],
+    { env: { ...process.env, KUBECTL: inject("kubectl") } },
+  );
 }

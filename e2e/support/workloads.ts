@@ -89,3 +89,11 @@ export function intentBody(
     },
   };
 }
+
+/** An ApprovalPolicy object. */
+export const policyBody = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: "arf.dev/v1alpha1",
+  kind: "ApprovalPolicy",
+  metadata: { name },
+  spec,
+});

@@ -22,7 +22,8 @@ import {
   type Workload,
   withoutHash,
 } from "../intent/plan.ts";
-import { apiMessage, WORKLOAD_PLURALS } from "../kube/gateway.ts";
+import { isNotFound } from "../kube/errors.ts";
+import { apiMessage, rawAppsReader, WORKLOAD_PLURALS } from "../kube/gateway.ts";
 import { FIELD_MANAGER } from "../kube/names.ts";
 import { rfc3339 } from "../lib/time.ts";
 
@@ -96,7 +97,6 @@ type PatchOptions = ReturnType<typeof k8s.setHeaderOptions>;
 const strategic = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.StrategicMergePatch);
 const jsonPatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch);
 
-const notFound = (error: unknown) => error instanceof k8s.ApiException && error.code === 404;
 /** A JSON pointer segment (RFC 6901). */
 const pointer = (segment: string) => segment.replaceAll("~", "~0").replaceAll("/", "~1");
 
@@ -115,17 +115,9 @@ type Change =
 
 export function createExecutor(kc: k8s.KubeConfig): Executor {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-
+  const raw = rawAppsReader(kc);
   /** An apps/v1 object as the API server sends it; undefined when it does not exist (404). Other errors are thrown. */
-  async function getRaw<T>(namespace: string, plural: string, name: string): Promise<T | undefined> {
-    try {
-      return (await custom.getNamespacedCustomObject({ group: "apps", version: "v1", namespace, plural, name })) as T;
-    } catch (error) {
-      if (notFound(error)) return undefined;
-      throw error;
-    }
-  }
+  const getRaw = <T>(namespace: string, plural: string, name: string) => raw.get<T>(namespace, plural, name);
 
   async function readWorkload(namespace: string, kind: WorkloadKind, name: string): Promise<Workload> {
     const workload = await getRaw<Workload>(namespace, WORKLOAD_PLURALS[kind], name);
@@ -172,7 +164,7 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
           ? apps.readNamespacedDeploymentScale({ namespace, name })
           : apps.readNamespacedStatefulSetScale({ namespace, name })
         ).catch((error) => {
-          if (notFound(error)) throw new PermanentFailure(`${target} no longer exists`);
+          if (isNotFound(error)) throw new PermanentFailure(`${target} no longer exists`);
           throw error;
         });
         const current = scale.spec?.replicas ?? 0;

@@ -26,6 +26,7 @@ import {
   VERSION,
 } from "../api/index.ts";
 import type { EditionWiring } from "../edition.ts";
+import { retryOnConflict } from "../kube/errors.ts";
 import type { EventRecorder, RevisionReader, StatusWriter } from "../kube/gateway.ts";
 import { FIELD_MANAGER } from "../kube/names.ts";
 import { setConditions } from "../lib/conditions.ts";
@@ -40,7 +41,7 @@ import { type ExecutionOrder, expiresAt } from "./decide.ts";
 import { shortDigest } from "./digest.ts";
 import { appendHistory, type IntentEvent } from "./evaluate.ts";
 import { intentId } from "./identity.ts";
-import { type ActionLedger, type ActionRecord, recordName, type StoredActionRecord } from "./ledger.ts";
+import { type ActionLedger, type ActionRecord, recordIsFor, recordName, type StoredActionRecord } from "./ledger.ts";
 import { type ArfObject, type HealingIntentObject, recordEvents } from "./objects.ts";
 import type { Workload } from "./plan.ts";
 
@@ -266,10 +267,7 @@ export async function resumeRecordedAttempt(
   const id = intentId(namespace, spec);
   const stored = await deps.ledger.get(id);
   const record = stored?.record;
-  const sameTarget =
-    record?.namespace === namespace &&
-    record.target.kind === spec.target.kind &&
-    record.target.name === spec.target.name;
+  const sameTarget = recordIsFor(record, namespace, spec.target);
   if (!stored || !record || record.intentUid !== uid || record.attemptId !== execution.attemptId || !sameTarget) {
     const why = !stored
       ? `there is no record ${deps.ledger.namespace}/${recordName(id)}`
@@ -278,7 +276,7 @@ export async function resumeRecordedAttempt(
         : record.intentUid !== uid
           ? `the record belongs to intent ${record.intentName}`
           : !sameTarget
-            ? `the record is for another target (${record.namespace}/${record.target.kind}/${record.target.name})`
+            ? `the record is for another target (${(record as ActionRecord).namespace}/${(record as ActionRecord).target.kind}/${(record as ActionRecord).target.name})`
             : `the record is of attempt ${record.attemptId}`;
     log.warn(
       { attemptId: execution.attemptId, why },
@@ -493,19 +491,16 @@ async function recordSnapshot(
   };
   const planName = plan.metadata?.name ?? "";
   // The plan's own controller writes its status too: on a conflict, read it again and retry.
-  for (let attempt = 1; ; attempt++) {
-    const status = (plan.status ?? {}) as RollbackPlanStatus;
+  let current: ArfObject = plan;
+  return retryOnConflict(async (attempt) => {
+    if (attempt > 1) current = await deps.snapshotWriter.getPlan(namespace, planName);
+    const status = (current.status ?? {}) as RollbackPlanStatus;
     const taken = status.snapshots?.find((s) => s.intentId === id);
     if (taken) return { plan: planName, snapshot: taken }; // resumed: already taken
     const snapshots = [...(status.snapshots ?? []), snapshot].slice(-20);
-    try {
-      await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, snapshots });
-      return { plan: planName, snapshot };
-    } catch (error) {
-      if (!(error instanceof Error && error.name === "ConflictError") || attempt >= 5) throw error;
-      plan = await deps.snapshotWriter.getPlan(namespace, plan.metadata?.name ?? "");
-    }
-  }
+    await deps.statusWriter.writeStatus("rollbackplans", current, { ...status, snapshots });
+    return { plan: planName, snapshot };
+  });
 }
 
 /** An undo: the snapshot comes from the earlier action's record, where only the operator writes. */
@@ -518,11 +513,7 @@ async function restoreFromRecord(
 ) {
   const { PermanentFailure } = await import("../executor/executor.ts");
   const earlier = (await deps.ledger.get(earlierId))?.record;
-  const sameTarget =
-    earlier?.namespace === namespace &&
-    earlier.target.kind === spec.target.kind &&
-    earlier.target.name === spec.target.name;
-  if (!earlier?.snapshot || !sameTarget) {
+  if (!recordIsFor(earlier, namespace, spec.target) || !earlier.snapshot) {
     throw new PermanentFailure(`the record of the action to undo (${earlierId}) is missing or for another target`);
   }
   const snapshot =
@@ -538,9 +529,10 @@ async function restoreFromRecord(
  * is superseded (and says so). Idempotent: a resumed attempt finds it open.
  */
 async function openWindowAfter(deps: ExecutionDeps, record: ActionRecord, log: Logger): Promise<void> {
-  if (!record.rollbackPlan) return;
-  for (let attempt = 1; ; attempt++) {
-    const plan = await deps.snapshotWriter.getPlan(record.namespace, record.rollbackPlan);
+  const planName = record.rollbackPlan;
+  if (!planName) return;
+  await retryOnConflict(async () => {
+    const plan = await deps.snapshotWriter.getPlan(record.namespace, planName);
     const parsed = RollbackPlanSpec.safeParse(plan.spec);
     if (!parsed.success) {
       log.warn({ rollbackPlan: record.rollbackPlan }, "the RollbackPlan is invalid; no auto-rollback window opens");
@@ -571,18 +563,13 @@ async function openWindowAfter(deps: ExecutionDeps, record: ActionRecord, log: L
     );
     if (new Date(window.endsAt) <= deps.clock.now()) return; // its time has passed already
     const previous = status.window;
-    try {
-      await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, window });
-    } catch (error) {
-      if (!(error instanceof Error && error.name === "ConflictError") || attempt >= 5) throw error;
-      continue;
-    }
+    await deps.statusWriter.writeStatus("rollbackplans", plan, { ...status, window });
     log.info({ rollbackPlan: record.rollbackPlan, endsAt: window.endsAt }, "auto-rollback window opened");
     const ref = {
       kind: "RollbackPlan",
       apiVersion: API_VERSION,
       namespace: record.namespace,
-      name: record.rollbackPlan,
+      name: planName,
     };
     if (previous?.state === "Watching") {
       await deps.events
@@ -602,8 +589,7 @@ async function openWindowAfter(deps: ExecutionDeps, record: ActionRecord, log: L
         `watching ${record.target.kind.toLowerCase()}/${record.target.name} after ${record.intentName} until ${window.endsAt}`,
       )
       .catch(() => undefined);
-    return;
-  }
+  });
 }
 
 /** Each Prometheus check of the plan, measured now (just before the action): the window's baselines. */

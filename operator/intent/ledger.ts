@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { z } from "zod";
 import { Desired, WorkloadKind } from "../api/index.ts";
+import { unlessNotFound } from "../kube/errors.ts";
 
 export const ActionRecord = z.strictObject({
   intentId: z.string().min(1).max(128),
@@ -82,6 +83,14 @@ export interface ActionLedger {
 
 export const recordName = (intentId: string) => `arf-action-${intentId}`;
 
+/** Whether a record is of an action on this very target (a record names its namespace and target). */
+export const recordIsFor = (
+  record: ActionRecord | undefined,
+  namespace: string,
+  target: { kind: string; name: string },
+): record is ActionRecord =>
+  record?.namespace === namespace && record.target.kind === target.kind && record.target.name === target.name;
+
 /** A label value naming a target (names can be longer than a label value may be). */
 export const targetLabel = (namespace: string, kind: string, name: string) =>
   createHash("sha256").update(`${namespace}/${kind}/${name}`).digest("hex").slice(0, 40);
@@ -126,12 +135,8 @@ export function kubeActionLedger(kc: k8s.KubeConfig, namespace: string): ActionL
     data: { record: JSON.stringify(record) },
   });
   const get = async (intentId: string) => {
-    try {
-      return parseStored(await core.readNamespacedConfigMap({ namespace, name: recordName(intentId) }));
-    } catch (error) {
-      if (error instanceof k8s.ApiException && error.code === 404) return undefined;
-      throw error;
-    }
+    const configMap = await unlessNotFound(core.readNamespacedConfigMap({ namespace, name: recordName(intentId) }));
+    return configMap ? parseStored(configMap) : undefined;
   };
   return {
     namespace,

@@ -4,6 +4,7 @@ import * as k8s from "@kubernetes/client-node";
 import { CRD_DEFINITIONS } from "../api/crds.ts";
 import { fitToSchema } from "../api/fit.ts";
 import { API_VERSION, GROUP, VERSION, type WorkloadKind } from "../api/index.ts";
+import { unlessNotFound } from "./errors.ts";
 
 export interface ObjectRef {
   kind: string;
@@ -128,17 +129,31 @@ export function kubeEventRecorder(kc: k8s.KubeConfig, component: string, instanc
  * which drop every field the client does not know (newer pod template
  * fields), and a rollback would then restore a template missing them.
  */
-export function kubeRevisionReader(kc: k8s.KubeConfig): RevisionReader {
+/**
+ * apps/v1 objects as the API server sends them (CustomObjectsApi): client-node's
+ * typed AppsV1Api drops fields its model classes do not know. get is undefined on 404.
+ */
+export function rawAppsReader(kc: k8s.KubeConfig) {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const list = async <T>(namespace: string, plural: string): Promise<T[]> => {
-    const result = (await custom.listNamespacedCustomObject({ group: "apps", version: "v1", namespace, plural })) as {
-      items?: T[];
-    };
-    return result.items ?? [];
-  };
   return {
-    replicaSets: (namespace) => list<k8s.V1ReplicaSet>(namespace, "replicasets"),
-    controllerRevisions: (namespace) => list<k8s.V1ControllerRevision>(namespace, "controllerrevisions"),
+    get: <T>(namespace: string, plural: string, name: string) =>
+      unlessNotFound(
+        custom.getNamespacedCustomObject({ group: "apps", version: "v1", namespace, plural, name }),
+      ) as Promise<T | undefined>,
+    list: async <T>(namespace: string, plural: string): Promise<T[]> =>
+      (
+        (await custom.listNamespacedCustomObject({ group: "apps", version: "v1", namespace, plural })) as {
+          items?: T[];
+        }
+      ).items ?? [],
+  };
+}
+
+export function kubeRevisionReader(kc: k8s.KubeConfig): RevisionReader {
+  const raw = rawAppsReader(kc);
+  return {
+    replicaSets: (namespace) => raw.list<k8s.V1ReplicaSet>(namespace, "replicasets"),
+    controllerRevisions: (namespace) => raw.list<k8s.V1ControllerRevision>(namespace, "controllerrevisions"),
   };
 }
 
@@ -206,23 +221,8 @@ export const intentRef = (namespace: string, name: string, uid?: string): Object
 });
 
 export function kubeWorkloadReader(kc: k8s.KubeConfig): WorkloadReader {
-  const raw = kc.makeApiClient(k8s.CustomObjectsApi);
-  return {
-    async read(kind, namespace, name) {
-      try {
-        return (await raw.getNamespacedCustomObject({
-          group: "apps",
-          version: "v1",
-          namespace,
-          plural: WORKLOAD_PLURALS[kind],
-          name,
-        })) as k8s.V1Deployment;
-      } catch (error) {
-        if (error instanceof k8s.ApiException && error.code === 404) return undefined;
-        throw error;
-      }
-    },
-  };
+  const raw = rawAppsReader(kc);
+  return { read: (kind, namespace, name) => raw.get<k8s.V1Deployment>(namespace, WORKLOAD_PLURALS[kind], name) };
 }
 
 /**
@@ -232,14 +232,8 @@ export function kubeWorkloadReader(kc: k8s.KubeConfig): WorkloadReader {
  */
 export function kubeAdmissionReader(kc: k8s.KubeConfig, name: string, ttlMs = 5_000): AdmissionReader {
   const raw = kc.makeApiClient(k8s.CustomObjectsApi);
-  const read = async (plural: string) => {
-    try {
-      return await raw.getClusterCustomObject({ group: "admissionregistration.k8s.io", version: "v1", plural, name });
-    } catch (error) {
-      if (error instanceof k8s.ApiException && error.code === 404) return undefined;
-      throw error;
-    }
-  };
+  const read = (plural: string) =>
+    unlessNotFound(raw.getClusterCustomObject({ group: "admissionregistration.k8s.io", version: "v1", plural, name }));
   let cached: { at: number; value: { policy: unknown; binding: unknown } } | undefined;
   return async (fresh) => {
     if (!fresh && cached && performance.now() - cached.at < ttlMs) return cached.value;

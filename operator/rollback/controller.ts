@@ -17,9 +17,12 @@ import {
   type WorkloadKind,
 } from "../api/index.ts";
 import type { EditionWiring } from "../edition.ts";
-import type { ActionLedger, ActionRecord } from "../intent/ledger.ts";
+import { appendHistory } from "../intent/evaluate.ts";
+import { ATTEMPT_DEADLINE_MS } from "../intent/execution.ts";
+import { type ActionLedger, type ActionRecord, recordIsFor } from "../intent/ledger.ts";
 import type { ArfObject, HealingIntentObject } from "../intent/objects.ts";
 import type { Workload } from "../intent/plan.ts";
+import { retryOnConflict } from "../kube/errors.ts";
 import type { EventRecorder, StatusWriter } from "../kube/gateway.ts";
 import { setConditions } from "../lib/conditions.ts";
 import type { KeyedMutex } from "../lib/keyed-mutex.ts";
@@ -88,10 +91,8 @@ export function makeWindowReconciler(deps: WindowDeps) {
     // and its clock and baselines come from that record.
     const action = (await deps.ledger.get(window.intentId))?.record;
     const ours =
-      action?.state === "Succeeded" &&
-      action.namespace === namespace &&
-      action.target.kind === target.kind &&
-      action.target.name === target.name &&
+      recordIsFor(action, namespace, target) &&
+      action.state === "Succeeded" &&
       action.finishedAt !== undefined &&
       action.desired.type !== "restoreSnapshot";
     if (!ours || !action?.finishedAt) {
@@ -276,17 +277,14 @@ async function undo(
         ...(reactionSeconds !== undefined ? { reactionSeconds: Math.round(reactionSeconds * 1000) / 1000 } : {}),
       },
     };
-    await writeWindow(deps, deps.plan(namespace, plan.metadata?.name ?? "") ?? plan, next).catch(async (error) => {
-      if (!(error instanceof Error && error.name === "ConflictError")) throw error;
-      await writeWindow(deps, plan, next);
-    });
+    await retryOnConflict(
+      (attempt) => writeWindow(deps, (attempt === 1 && deps.plan(namespace, plan.metadata?.name ?? "")) || plan, next),
+      2,
+    );
   };
   const original = await deps.ledger.get(window.intentId);
   const action = original?.record;
-  const sameTarget =
-    action?.namespace === namespace &&
-    action.target.kind === spec.target.kind &&
-    action.target.name === spec.target.name;
+  const sameTarget = recordIsFor(action, namespace, spec.target);
   if (action?.state !== "Succeeded" || !sameTarget || !action.snapshot) {
     const why = !action
       ? "the operator has no record of the action"
@@ -331,7 +329,7 @@ async function undo(
       );
       outcome = { ok: true, message: result.message, changed: result.changed };
     } catch (error) {
-      const giveUp = deps.clock.now().getTime() - new Date(record.startedAt).getTime() > 10 * 60_000;
+      const giveUp = deps.clock.now().getTime() - new Date(record.startedAt).getTime() > ATTEMPT_DEADLINE_MS;
       if (!(error instanceof PermanentFailure) && !giveUp) throw error;
       outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
     }
@@ -372,7 +370,11 @@ async function markIntentRolledBack(
   message: string,
   log: Logger,
 ): Promise<void> {
-  for (let attempt = 1; attempt <= 5; attempt++) {
+  await retryOnConflict(async (attempt) => {
+    if (attempt > 1) {
+      log.debug({ intent: name }, "intent changed while marking it RolledBack; retrying");
+      await new Promise((resolve) => setTimeout(resolve, 200)); // let the cache catch up
+    }
     const intent = deps.intent(namespace, name);
     const status = intent?.status as HealingIntentStatus | undefined;
     if (!intent || !status || status.phase === "RolledBack") return;
@@ -387,28 +389,18 @@ async function markIntentRolledBack(
         intent.metadata?.generation ?? 0,
         now,
       ),
-      history: [
-        ...(status.history ?? []),
-        { time: rfc3339(now), reason: "RolledBack", message: why.slice(0, 2048) },
-      ].slice(-64),
+      history: appendHistory(status.history, [{ type: "Warning", reason: "RolledBack", message: why }], now),
     };
-    try {
-      await deps.statusWriter.writeStatus("healingintents", intent, next);
-      await deps.events
-        .record(
-          { kind: "HealingIntent", apiVersion: API_VERSION, namespace, name, uid: intent.metadata?.uid },
-          "Warning",
-          "RolledBack",
-          why,
-        )
-        .catch(() => undefined);
-      return;
-    } catch (error) {
-      if (!(error instanceof Error && error.name === "ConflictError") || attempt === 5) throw error;
-      log.debug({ intent: name }, "intent changed while marking it RolledBack; retrying");
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+    await deps.statusWriter.writeStatus("healingintents", intent, next);
+    await deps.events
+      .record(
+        { kind: "HealingIntent", apiVersion: API_VERSION, namespace, name, uid: intent.metadata?.uid },
+        "Warning",
+        "RolledBack",
+        why,
+      )
+      .catch(() => undefined);
+  });
 }
 
 async function recordPlanEvent(

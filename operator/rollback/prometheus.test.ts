@@ -1,58 +1,21 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeTestCertificates } from "../../e2e/support/tls.ts";
 import { httpPrometheus } from "./prometheus.ts";
 
 // A Prometheus stand-in over HTTPS with a certificate from a CA of its own, that wants a bearer token.
-const dir = mkdtempSync(join(tmpdir(), "arf-prom-tls-"));
 let server: Server;
 let address: string;
 let ca: string;
 let seenAuthorization: string | undefined;
 
 beforeAll(async () => {
-  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  run([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=test-ca",
-  ]);
-  run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=127.0.0.1"]);
-  execFileSync("bash", ["-c", "printf 'subjectAltName=IP:127.0.0.1' > ext.cnf"], { cwd: dir });
-  run([
-    "x509",
-    "-req",
-    "-in",
-    "tls.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "tls.crt",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-  ]);
-  ca = readFileSync(join(dir, "ca.crt"), "utf8");
+  const certificates = makeTestCertificates();
+  ca = certificates.ca;
   server = createServer(
-    { key: readFileSync(join(dir, "tls.key")), cert: readFileSync(join(dir, "tls.crt")) },
+    { key: readFileSync(certificates.keyFile), cert: readFileSync(certificates.certFile) },
     (request, response) => {
       seenAuthorization = request.headers.authorization;
       if (request.headers.authorization !== "Bearer s3cret") {
