@@ -226,6 +226,7 @@ async function main(): Promise<void> {
   const prometheus = httpPrometheus(
     config.prometheusTimeout,
     authNamespace && authName ? kubeSecretCredentials(kc, authNamespace, authName) : undefined,
+    config.prometheusUrl ? new URL(config.prometheusUrl).origin : undefined,
   );
   const windowController = new Controller(
     "rollbackwindow",

@@ -39,7 +39,12 @@ export function desiredFromPlan(plan: Extract<Plan, { ok: true }>, startedAt: st
   switch (m.type) {
     case "restoreSnapshot":
       // The snapshot itself stays in the earlier action's record; only its id is carried.
-      return { type: "restoreSnapshot", source: m.of, ...generation };
+      return {
+        type: "restoreSnapshot",
+        source: m.of,
+        ...(m.expectedReplicas !== undefined ? { expectedReplicas: m.expectedReplicas } : {}),
+        ...generation,
+      };
     case "scale":
       return { type: "scale", replicas: m.replicas, expectedReplicas: m.expectedReplicas, ...generation };
     case "restart":
@@ -382,6 +387,11 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
     const target = ref(kind, name);
     const workload = await readWorkload(namespace, kind, name);
     const live = workload.metadata?.generation ?? 0;
+    if (snapshot.template !== undefined && expected.generation === undefined) {
+      throw new PermanentFailure(
+        `${target}: what the action left is not known (no generation was recorded after it, e.g. it was resumed after a crash), so a newer change cannot be ruled out; not undoing`,
+      );
+    }
     if (expected.generation !== undefined && live !== expected.generation) {
       throw new PermanentFailure(
         `${target} changed after the action (generation ${live}, the action left ${expected.generation}); not undoing over a newer change`,

@@ -71,6 +71,8 @@ export interface SnapshotWriter {
 
 /** A Started attempt stops retrying transient errors after this long and ends Failed: it never acts days later. */
 export const ATTEMPT_DEADLINE_MS = 10 * 60_000;
+export const attemptTooOld = (now: Date, startedAt: string) =>
+  now.getTime() - new Date(startedAt).getTime() > ATTEMPT_DEADLINE_MS;
 
 interface Attempt {
   intent: HealingIntentObject;
@@ -134,7 +136,8 @@ export async function execute(
           ? { replicas: (order.workload.spec as { replicas: number }).replicas }
           : {}),
         ...(taken?.snapshot.revision !== undefined ? { revision: taken.snapshot.revision } : {}),
-        ...(taken?.snapshot.baseline ? { baseline: taken.snapshot.baseline } : {}),
+        // Measured now, by the operator: never a baseline read back from status.
+        ...(taken?.baseline.length ? { baseline: taken.baseline } : {}),
       },
       ...(taken ? { rollbackPlan: taken.plan } : {}),
     };
@@ -320,9 +323,15 @@ async function perform(
     const { PermanentFailure } = await import("../executor/executor.ts");
     try {
       deps.assertMayAct();
+      // An attempt is resumed only while it is fresh: never days later, after a crash or a lapsed license.
+      if (attemptTooOld(deps.clock.now(), record.startedAt)) {
+        throw new PermanentFailure(
+          `not resumed: the attempt started at ${record.startedAt}, more than ${ATTEMPT_DEADLINE_MS / 60_000}m ago; whether it took effect before is not known, check the workload`,
+        );
+      }
       const result =
         record.desired.type === "restoreSnapshot"
-          ? await restoreFromRecord(deps, executor, namespace, spec, record.desired.source ?? "")
+          ? await restoreFromRecord(deps, executor, namespace, spec, record.desired)
           : await executor.apply(
               namespace,
               spec.target.kind,
@@ -340,7 +349,7 @@ async function perform(
       // Stopped because this replica may not act now (lost lease, aborted, shutting down): never settle
       // the attempt from here; whoever leads next resumes it.
       deps.assertMayAct();
-      const giveUp = deps.clock.now().getTime() - new Date(record.startedAt).getTime() > ATTEMPT_DEADLINE_MS;
+      const giveUp = attemptTooOld(deps.clock.now(), record.startedAt);
       if (!(error instanceof PermanentFailure) && !giveUp) throw error; // transient: retry the same attempt
       const message = error instanceof Error ? error.message : String(error);
       outcome = {
@@ -437,7 +446,7 @@ async function recordSnapshot(
   workload: Workload,
   policy: { name: string; spec: ApprovalPolicySpec } | undefined,
   log: Logger,
-): Promise<{ plan: string; snapshot: Snapshot } | undefined> {
+): Promise<{ plan: string; snapshot: Snapshot; baseline: NonNullable<Snapshot["baseline"]> } | undefined> {
   const { namespace = "", name: intentName = "" } = intent.metadata ?? {};
   const target = spec.target;
   const targets = (p: ArfObject) => {
@@ -496,10 +505,10 @@ async function recordSnapshot(
     if (attempt > 1) current = await deps.snapshotWriter.getPlan(namespace, planName);
     const status = (current.status ?? {}) as RollbackPlanStatus;
     const taken = status.snapshots?.find((s) => s.intentId === id);
-    if (taken) return { plan: planName, snapshot: taken }; // resumed: already taken
+    if (taken) return { plan: planName, snapshot: taken, baseline }; // resumed: already taken
     const snapshots = [...(status.snapshots ?? []), snapshot].slice(-20);
     await deps.statusWriter.writeStatus("rollbackplans", current, { ...status, snapshots });
-    return { plan: planName, snapshot };
+    return { plan: planName, snapshot, baseline };
   });
 }
 
@@ -509,9 +518,10 @@ async function restoreFromRecord(
   executor: NonNullable<EditionWiring["executor"]>,
   namespace: string,
   spec: HealingIntentSpec,
-  earlierId: string,
+  desired: Desired,
 ) {
   const { PermanentFailure } = await import("../executor/executor.ts");
+  const earlierId = desired.source ?? "";
   const earlier = (await deps.ledger.get(earlierId))?.record;
   if (!recordIsFor(earlier, namespace, spec.target) || !earlier.snapshot) {
     throw new PermanentFailure(`the record of the action to undo (${earlierId}) is missing or for another target`);
@@ -520,7 +530,12 @@ async function restoreFromRecord(
     earlier.desired.type === "scale"
       ? { replicas: earlier.snapshot.replicas }
       : { template: earlier.snapshot.template };
-  return executor.restore(namespace, spec.target.kind, spec.target.name, snapshot, deps.assertMayAct);
+  // Never over a change made after the plan was approved.
+  const expected =
+    earlier.desired.type === "scale"
+      ? { ...(desired.expectedReplicas !== undefined ? { replicas: desired.expectedReplicas } : {}) }
+      : { ...(desired.expectedGeneration !== undefined ? { generation: desired.expectedGeneration } : {}) };
+  return executor.restore(namespace, spec.target.kind, spec.target.name, snapshot, deps.assertMayAct, expected);
 }
 
 /**
@@ -540,6 +555,10 @@ async function openWindowAfter(deps: ExecutionDeps, record: ActionRecord, log: L
     }
     const status = (plan.status ?? {}) as RollbackPlanStatus;
     if (status.window?.intentId === record.intentId) return;
+    // Never replace the window of a later action (a replayed, older attempt must not unwatch it);
+    // which came later is read from the ledger, not from status.
+    const shown = status.window ? (await deps.ledger.get(status.window.intentId))?.record : undefined;
+    if (shown?.finishedAt && record.finishedAt && new Date(shown.finishedAt) > new Date(record.finishedAt)) return;
     const t = parsed.data.target;
     if (t.kind !== record.target.kind || t.name !== record.target.name) {
       log.warn({ rollbackPlan: record.rollbackPlan }, "the RollbackPlan now names another target; no window opens");

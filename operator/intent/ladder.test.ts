@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ApprovalPolicySpec, HealingIntentSpec } from "../api/index.ts";
 import { checkLimits, climbLadder, countApprovals, frozenUntil, type LadderInput } from "./ladder.ts";
-import { planAction } from "./plan.ts";
+import { type Plan, planAction } from "./plan.ts";
 
 const now = new Date("2026-11-20T18:30:00Z"); // a Friday
 const policy = (overrides: Partial<ApprovalPolicySpec> = {}): ApprovalPolicySpec => ({
@@ -183,6 +183,28 @@ describe("countApprovals", () => {
       { user: "alice", reason: expect.stringContaining("but the plan is now aaaaaaaaaaaa; approve the current") },
       { user: "bob", reason: expect.stringContaining("the approval names no plan") },
     ]);
+  });
+});
+
+describe("limits apply to an undo as to the action it resembles", () => {
+  it("an undo restoring replicas obeys maxReplicas and maxScaleFactor", () => {
+    const undo = spec({ action: "undo", parameters: { intent: "scale-web" } });
+    const plan = (replicas: number, expectedReplicas: number): Extract<Plan, { ok: true }> => ({
+      ok: true,
+      noop: false,
+      summary: "",
+      changes: [],
+      mutation: { type: "restoreSnapshot", of: "hi-2", replicas, expectedReplicas },
+    });
+    expect(checkLimits(policy({ limits: { maxReplicas: 10 } }), undo, plan(40, 3), workload(3), [], now)?.reason).toBe(
+      "MaxReplicasExceeded",
+    );
+    expect(checkLimits(policy({ limits: { maxScaleFactor: 2 } }), undo, plan(1, 8), workload(8), [], now)?.reason).toBe(
+      "MaxScaleFactorExceeded",
+    );
+    expect(
+      checkLimits(policy({ limits: { maxReplicas: 10 } }), undo, plan(4, 3), workload(3), [], now),
+    ).toBeUndefined();
   });
 });
 

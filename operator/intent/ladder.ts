@@ -29,8 +29,16 @@ export function checkLimits(
 ): Refusal | undefined {
   const limits = policy.limits ?? {};
   const target = `${spec.target.kind.toLowerCase()}/${spec.target.name}`;
-  if (plan.mutation.type === "scale") {
-    const { replicas, expectedReplicas: current } = plan.mutation;
+  const m = plan.mutation;
+  // A scale, or an undo that restores a replica count: the same replica limits.
+  const scaling =
+    m.type === "scale"
+      ? { replicas: m.replicas, current: m.expectedReplicas }
+      : m.type === "restoreSnapshot" && m.replicas !== undefined && m.expectedReplicas !== undefined
+        ? { replicas: m.replicas, current: m.expectedReplicas }
+        : undefined;
+  if (scaling) {
+    const { replicas, current } = scaling;
     if (limits.maxReplicas !== undefined && replicas > limits.maxReplicas) {
       return {
         reason: "MaxReplicasExceeded",
@@ -53,7 +61,11 @@ export function checkLimits(
       };
     }
   }
-  if (limits.minAvailableRatio !== undefined && (spec.action === "restart" || spec.action === "rollback")) {
+  const rollsPods =
+    spec.action === "restart" ||
+    spec.action === "rollback" ||
+    (m.type === "restoreSnapshot" && m.template !== undefined);
+  if (limits.minAvailableRatio !== undefined && rollsPods) {
     const { desired, available } = availability(spec.target.kind, workload);
     if (desired > 0 && available / desired < limits.minAvailableRatio) {
       return {

@@ -329,6 +329,7 @@ describe("undo", () => {
         intentId: "hi-1",
         action: "restart",
         snapshot: { template: before },
+        generationAfter: 5,
       },
     });
     expect(plan).toMatchObject({
@@ -337,6 +338,48 @@ describe("undo", () => {
       mutation: { type: "restoreSnapshot", of: "hi-1", template: before },
     });
     expect(plan.ok && plan.summary).toContain("undo restart-web: restore deployment/web's pod template from before it");
+  });
+
+  it("refuses to undo over a change made after the earlier intent acted, or when that is unknown", () => {
+    const source = {
+      ok: true as const,
+      intentName: "restart-web",
+      intentId: "hi-1",
+      action: "restart",
+      snapshot: { template: before },
+    };
+    const later = planAction(undoSpec, {
+      kind: "Deployment",
+      name: "web",
+      workload: live,
+      undo: { ...source, generationAfter: 4 },
+    });
+    expect(later).toMatchObject({ ok: false, reason: "NothingToUndo" });
+    expect(!later.ok && later.message).toContain("changed since restart-web acted (generation 5, it left 4)");
+    const unknown = planAction(undoSpec, { kind: "Deployment", name: "web", workload: live, undo: source });
+    expect(!unknown.ok && unknown.message).toContain("cannot be ruled out");
+  });
+
+  it("an undo of a scale approves the replica count it starts from, and refuses when someone moved it", () => {
+    const source = {
+      ok: true as const,
+      intentName: "scale-web",
+      intentId: "hi-2",
+      action: "scale",
+      snapshot: { replicas: 2 },
+    };
+    const at = (replicas: number, replicasAfter: number) =>
+      planAction(undoSpec, {
+        kind: "Deployment",
+        name: "web",
+        workload: { ...live, spec: { ...live.spec, replicas } },
+        undo: { ...source, replicasAfter },
+      });
+    expect(at(6, 6)).toMatchObject({
+      ok: true,
+      mutation: { type: "restoreSnapshot", replicas: 2, expectedReplicas: 6 },
+    });
+    expect(at(40, 6)).toMatchObject({ ok: false, reason: "NothingToUndo" });
   });
 
   it("restores the replica count before a scale, and says when there is nothing to undo", () => {

@@ -29,6 +29,9 @@ export type UndoSource =
       intentId: string;
       action: string;
       snapshot: { template?: unknown; replicas?: number; revision?: number };
+      /** What the action left: the workload's generation after it, and the replicas a scale set. */
+      generationAfter?: number;
+      replicasAfter?: number;
     }
   | { ok: false; message: string };
 
@@ -63,6 +66,8 @@ export type Mutation =
       of: string;
       template?: k8s.V1PodTemplateSpec;
       replicas?: number;
+      /** The replicas observed when planned (an undo of a scale); part of what is approved. */
+      expectedReplicas?: number;
     };
 
 export interface FieldChange {
@@ -149,6 +154,13 @@ function planUndo(target: string, workload: Workload, source: UndoSource | undef
         message: `the snapshot before ${intentName} holds no replica count`,
       };
     }
+    if (source.replicasAfter !== undefined && current !== source.replicasAfter && current !== replicas) {
+      return {
+        ok: false,
+        reason: "NothingToUndo",
+        message: `${target} has ${current} replicas, not the ${source.replicasAfter} ${intentName} left: something changed it since; undoing would overwrite that`,
+      };
+    }
     return {
       ok: true,
       noop: current === replicas,
@@ -157,7 +169,7 @@ function planUndo(target: string, workload: Workload, source: UndoSource | undef
           ? `${target} already has the ${replicas} replicas it had before ${intentName}; nothing to undo`
           : `undo ${intentName}: ${target} replicas ${current} -> ${replicas}, as before it`,
       changes: current === replicas ? [] : [{ field: "spec.replicas", from: String(current), to: String(replicas) }],
-      mutation: { type: "restoreSnapshot", of: intentId, replicas },
+      mutation: { type: "restoreSnapshot", of: intentId, replicas, expectedReplicas: current },
     };
   }
   const template = snapshot.template as k8s.V1PodTemplateSpec | undefined;
@@ -165,6 +177,17 @@ function planUndo(target: string, workload: Workload, source: UndoSource | undef
     return { ok: false, reason: "NothingToUndo", message: `the snapshot before ${intentName} holds no pod template` };
   }
   const noop = sameTemplate(withoutHash(template), withoutHash(workload.spec?.template));
+  const generation = workload.metadata?.generation;
+  if (!noop && (source.generationAfter === undefined || generation !== source.generationAfter)) {
+    return {
+      ok: false,
+      reason: "NothingToUndo",
+      message:
+        source.generationAfter === undefined
+          ? `what ${intentName} left is not recorded, so a newer change to ${target} cannot be ruled out; not undoing`
+          : `${target} changed since ${intentName} acted (generation ${generation}, it left ${source.generationAfter}); undoing would overwrite the newer change`,
+    };
+  }
   return {
     ok: true,
     noop,

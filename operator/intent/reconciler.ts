@@ -336,7 +336,15 @@ async function undoSource(deps: IntentReconcilerDeps, namespace: string, spec: H
       message: `HealingIntent ${name}'s action is ${record.state}${record.snapshot ? "" : " without a snapshot"}`,
     };
   }
-  return { ok: true, intentName: name, intentId: id, action: parsed.data.action, snapshot: record.snapshot };
+  return {
+    ok: true,
+    intentName: name,
+    intentId: id,
+    action: parsed.data.action,
+    snapshot: record.snapshot,
+    ...(record.generationAfter !== undefined ? { generationAfter: record.generationAfter } : {}),
+    ...(record.desired.replicas !== undefined ? { replicasAfter: record.desired.replicas } : {}),
+  };
 }
 
 function countDecision(deps: IntentReconcilerDeps, decided: IntentDecision, previous: HealingIntentStatus | undefined) {

@@ -18,7 +18,7 @@ import {
 } from "../api/index.ts";
 import type { EditionWiring } from "../edition.ts";
 import { appendHistory } from "../intent/evaluate.ts";
-import { ATTEMPT_DEADLINE_MS } from "../intent/execution.ts";
+import { attemptTooOld } from "../intent/execution.ts";
 import { type ActionLedger, type ActionRecord, recordIsFor } from "../intent/ledger.ts";
 import type { ArfObject, HealingIntentObject } from "../intent/objects.ts";
 import type { Workload } from "../intent/plan.ts";
@@ -314,6 +314,9 @@ async function undo(
       action.desired.type === "scale" ? { replicas: action.snapshot.replicas } : { template: action.snapshot.template };
     try {
       deps.assertMayAct();
+      if (attemptTooOld(deps.clock.now(), record.startedAt)) {
+        throw new PermanentFailure(`not resumed: the undo was decided at ${record.startedAt}, too long ago`);
+      }
       // Never over a newer change: the workload must be as the action left it.
       const expected =
         action.desired.type === "scale"
@@ -329,7 +332,8 @@ async function undo(
       );
       outcome = { ok: true, message: result.message, changed: result.changed };
     } catch (error) {
-      const giveUp = deps.clock.now().getTime() - new Date(record.startedAt).getTime() > ATTEMPT_DEADLINE_MS;
+      deps.assertMayAct(); // a replica that may not act now never settles the undo either
+      const giveUp = attemptTooOld(deps.clock.now(), record.startedAt);
       if (!(error instanceof PermanentFailure) && !giveUp) throw error;
       outcome = { ok: false, message: error instanceof Error ? error.message : String(error) };
     }
@@ -358,18 +362,19 @@ async function undo(
     outcome.ok ? "AutoRolledBack" : "AutoRollbackFailed",
     `${outcome.message}; because ${window.verdict?.message ?? "the window failed"}`,
   );
-  if (outcome.ok) await markIntentRolledBack(deps, namespace, action.intentName, window, outcome.message, log);
+  if (outcome.ok) await markIntentRolledBack(deps, namespace, action, window, outcome.message, log);
   return undefined;
 }
 
 async function markIntentRolledBack(
   deps: WindowDeps,
   namespace: string,
-  name: string,
+  action: ActionRecord,
   window: RollbackWindow,
   message: string,
   log: Logger,
 ): Promise<void> {
+  const name = action.intentName;
   await retryOnConflict(async (attempt) => {
     if (attempt > 1) {
       log.debug({ intent: name }, "intent changed while marking it RolledBack; retrying");
@@ -377,7 +382,8 @@ async function markIntentRolledBack(
     }
     const intent = deps.intent(namespace, name);
     const status = intent?.status as HealingIntentStatus | undefined;
-    if (!intent || !status || status.phase === "RolledBack") return;
+    // The very intent that acted: another one later created under the same name is not it.
+    if (!intent || intent.metadata?.uid !== action.intentUid || !status || status.phase === "RolledBack") return;
     const now = deps.clock.now();
     const why = `rolled back automatically: ${window.verdict?.message ?? "the window failed"} (${message})`;
     const next: HealingIntentStatus = {

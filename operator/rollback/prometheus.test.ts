@@ -36,7 +36,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 describe("httpPrometheus", () => {
   it("sends the bearer token and trusts the CA from its credentials", async () => {
-    const client = httpPrometheus(2000, async () => ({ token: "s3cret", ca }));
+    const client = httpPrometheus(2000, async () => ({ token: "s3cret", ca }), address);
     expect(await client.query(address, "up")).toEqual({ ok: true, value: 0.25 });
     expect(seenAuthorization).toBe("Bearer s3cret");
   });
@@ -44,8 +44,14 @@ describe("httpPrometheus", () => {
   it("is an Error, never a value, without the CA or with a wrong token", async () => {
     const noCa = await httpPrometheus(2000, async () => ({ token: "s3cret" })).query(address, "up");
     expect(noCa.ok).toBe(false);
-    const wrongToken = await httpPrometheus(2000, async () => ({ token: "nope", ca })).query(address, "up");
+    const wrongToken = await httpPrometheus(2000, async () => ({ token: "nope", ca }), address).query(address, "up");
     expect(wrongToken).toEqual({ ok: false, error: "unauthorized" });
+  });
+
+  it("never sends the token to an address other than the operator's own Prometheus (a plan may name any)", async () => {
+    const elsewhere = httpPrometheus(2000, async () => ({ token: "s3cret", ca }), "https://prometheus.example:9090");
+    expect(await elsewhere.query(address, "up")).toEqual({ ok: false, error: "unauthorized" });
+    expect(seenAuthorization).toBeUndefined();
   });
 
   it("is an Error when nothing answers", async () => {

@@ -52,9 +52,16 @@ function get(
   });
 }
 
+/**
+ * tokenOrigin: the only origin (scheme, host, port) the bearer token is sent to,
+ * the operator's --prometheus-url. A RollbackPlan may name another address, and
+ * whoever writes a plan must never receive the token; the CA bundle, which is
+ * no secret, is used for any address.
+ */
 export function httpPrometheus(
   timeoutMs = 5_000,
   credentials: () => Promise<PrometheusCredentials> = async () => ({}),
+  tokenOrigin?: string,
 ): PrometheusClient {
   return {
     async query(address, query) {
@@ -66,7 +73,9 @@ export function httpPrometheus(
       }
       let body: ApiResponse;
       try {
-        const response = await get(url, timeoutMs, await credentials());
+        const { token, ca } = await credentials();
+        const mayHaveToken = token !== undefined && tokenOrigin !== undefined && url.origin === tokenOrigin;
+        const response = await get(url, timeoutMs, { ...(mayHaveToken ? { token } : {}), ...(ca ? { ca } : {}) });
         try {
           body = JSON.parse(response.body) as ApiResponse;
         } catch {
