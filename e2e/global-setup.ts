@@ -1,6 +1,6 @@
 // Starts a fresh local control plane (unless ARF_E2E_KUBECONFIG points at
 // another cluster), installs the CRDs, and tears the local cluster down after.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { REPO_ROOT, resolveClusterEnv } from "./support/env.ts";
@@ -11,6 +11,8 @@ declare module "vitest" {
     auditLog: string | undefined;
     kubectl: string;
     helm: string;
+    /** Whether the cluster has the real node (hack/real-node.sh); false only with ARF_REAL_NODE=0. */
+    realNode: boolean;
   }
 }
 
@@ -22,7 +24,16 @@ export default function setup(project: TestProject) {
       env: { ...process.env, KUBECONFIG: env.kubeconfig },
     });
 
-  if (env.local) run("bash", [join(REPO_ROOT, "hack", "cluster-up.sh"), "--fresh"]);
+  const realNode = process.env.ARF_REAL_NODE !== "0";
+  const hostSettings = () =>
+    execFileSync("bash", [join(REPO_ROOT, "hack", "real-node.sh"), "host-settings"], { encoding: "utf8" });
+  let settingsBefore = "";
+  if (env.local) {
+    // Tear down any earlier cluster first, so the host settings read next are the machine's own.
+    run("bash", [join(REPO_ROOT, "hack", "cluster-down.sh")]);
+    if (realNode) settingsBefore = hostSettings();
+    run("bash", [join(REPO_ROOT, "hack", "cluster-up.sh"), "--fresh"]);
+  }
   run(env.kubectl, ["apply", "--server-side", "--force-conflicts", "-f", join(REPO_ROOT, "crds")]);
   run(env.kubectl, [
     "wait",
@@ -37,9 +48,24 @@ export default function setup(project: TestProject) {
   project.provide("auditLog", env.auditLog);
   project.provide("kubectl", env.kubectl);
   project.provide("helm", env.helm);
+  if (!realNode) console.warn("ARF_REAL_NODE=0: the real-node tests are skipped; every Pod is a kwok fake");
+  project.provide("realNode", realNode);
 
   return () => {
-    if (env.local && !process.env.ARF_KEEP_CLUSTER)
+    if (env.local && !process.env.ARF_KEEP_CLUSTER) {
       run("bash", [join(REPO_ROOT, "hack", "cluster-down.sh"), "--keep-logs"]);
+      // The real node leaves nothing behind: no process, mount, cgroup,
+      // iptables chain, interface or unrestored host setting.
+      if (realNode) {
+        const leftovers = spawnSync("bash", [join(REPO_ROOT, "hack", "real-node.sh"), "leftovers"], {
+          encoding: "utf8",
+        });
+        if (leftovers.status !== 0)
+          throw new Error(`the real node left things behind:\n${leftovers.stdout}${leftovers.stderr}`);
+        const settingsAfter = hostSettings();
+        if (settingsAfter !== settingsBefore)
+          throw new Error(`host settings not restored:\nbefore:\n${settingsBefore}\nafter:\n${settingsAfter}`);
+      }
+    }
   };
 }

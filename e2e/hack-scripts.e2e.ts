@@ -8,8 +8,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./support/env.ts";
 import { clientsFor } from "./support/kube.ts";
+import { freePort } from "./support/ports.ts";
 
-function clusterUp(env: Record<string, string>) {
+/** Runs cluster-up.sh for a second, kwok-only cluster on ports free right now. */
+async function clusterUp(env: Record<string, string>) {
   const clusterDir = mkdtempSync(join(tmpdir(), "arf-cluster-"));
   const result = spawnSync("bash", [join(REPO_ROOT, "hack", "cluster-up.sh")], {
     encoding: "utf8",
@@ -17,10 +19,12 @@ function clusterUp(env: Record<string, string>) {
     env: {
       ...process.env,
       ARF_CLUSTER_DIR: clusterDir,
-      ARF_ETCD_PORT: "22379",
-      ARF_ETCD_PEER_PORT: "22380",
-      ARF_API_PORT: "26443",
-      ARF_KWOK_PORT: "20247",
+      ARF_ETCD_PORT: String(await freePort()),
+      ARF_ETCD_PEER_PORT: String(await freePort()),
+      ARF_API_PORT: String(await freePort()),
+      ARF_KWOK_PORT: String(await freePort()),
+      // The machine has one real node at most: the shared cluster's.
+      ARF_REAL_NODE: "0",
       ...env,
     },
   });
@@ -41,27 +45,36 @@ function processesMentioning(text: string): string[] {
 }
 
 describe("hack/cluster-up.sh", () => {
-  it("refuses a port that is already taken, naming it", () => {
+  it("refuses a port that is already taken, naming it", async () => {
     // The shared test cluster's API port is certainly taken.
     const takenPort = new URL(clientsFor("admin").kc.getCurrentCluster()?.server ?? "").port;
-    const result = clusterUp({ ARF_API_PORT: takenPort });
+    const result = await clusterUp({ ARF_API_PORT: takenPort });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(`port 127.0.0.1:${takenPort} is already in use`);
     expect(processesMentioning(result.clusterDir)).toEqual([]);
   });
 
-  it("names a missing binary instead of hanging", () => {
-    const result = clusterUp({ ARF_CACHE: mkdtempSync(join(tmpdir(), "arf-empty-cache-")) });
+  it("names a missing binary instead of hanging", async () => {
+    const result = await clusterUp({ ARF_CACHE: mkdtempSync(join(tmpdir(), "arf-empty-cache-")) });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/missing binary .*etcd; run hack\/build-binaries\.sh first/);
   });
 
-  it("stops what it started and shows the failing log when a component dies", () => {
-    const result = clusterUp({ ARF_APISERVER_EXTRA_ARGS: "--no-such-flag" });
+  it("stops what it started and shows the failing log when a component dies", async () => {
+    const result = await clusterUp({ ARF_APISERVER_EXTRA_ARGS: "--no-such-flag" });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain("kube-apiserver exited while waiting for kube-apiserver readiness");
     expect(result.stderr).toContain("unknown flag: --no-such-flag");
     expect(processesMentioning(result.clusterDir)).toEqual([]);
     expect(existsSync(join(result.clusterDir, "logs", "kube-apiserver.log"))).toBe(true);
+  });
+
+  it("says why the real node cannot run, before starting anything", () => {
+    const result = spawnSync("bash", [join(REPO_ROOT, "hack", "real-node.sh"), "preflight"], {
+      encoding: "utf8",
+      env: { ...process.env, ARF_CACHE: mkdtempSync(join(tmpdir(), "arf-empty-cache-")) },
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/missing .*kubernetes-node-v[\d.]+\/kubelet; run hack\/build-binaries\.sh first/);
   });
 });

@@ -22,8 +22,10 @@ cached_build() {
   log "built $name in $((SECONDS - started))s"
 }
 
+# build_kubernetes <out> <cmd>...: builds the named k8s.io/kubernetes/cmd/* binaries.
 build_kubernetes() {
-  local out="$1" work; work="$(mktemp -d)"
+  local out="$1" work; work="$(mktemp -d)"; shift
+  local cmds=("$@")
   local minor="${KUBERNETES_VERSION#v1.}"; minor="${minor%%.*}"
   local staging_version="v0.${KUBERNETES_VERSION#v1.}"
   local upstream_mod; upstream_mod="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
@@ -39,8 +41,7 @@ build_kubernetes() {
     sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$staging_version"'#p' "$upstream_mod"
     echo ")"
   } > "$work/go.mod"
-  local pkgs=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
-              k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  local pkgs=("${cmds[@]/#/k8s.io/kubernetes/cmd/}")
   (cd "$work" && go get "${pkgs[@]/%/@$KUBERNETES_VERSION}" >/dev/null)
   # Without the stamp /version says v0.0.0-master and Helm's kubeVersion checks fail.
   local ldflags="-s -w"
@@ -79,6 +80,9 @@ build_kwok() {
   done >"$out/stages.yaml"
 }
 
+build_control_plane() { build_kubernetes "$1" kube-apiserver kube-controller-manager kube-scheduler kubectl; }
+build_node() { build_kubernetes "$1" kubelet kube-proxy; }
+
 build_go_install() {
   local pkg="$1" out="$2"
   GOBIN="$out" go install -ldflags "-s -w" "$pkg"
@@ -89,5 +93,7 @@ started=$SECONDS
 cached_build "etcd $ETCD_VERSION" "$(etcd_bin_dir)" build_etcd
 cached_build "kwok $KWOK_VERSION" "$(kwok_bin_dir)" build_kwok
 cached_build "helm $HELM_VERSION" "$(helm_bin_dir)" build_go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-cached_build "kubernetes $KUBERNETES_VERSION" "$(k8s_bin_dir)" build_kubernetes
+cached_build "kubernetes $KUBERNETES_VERSION" "$(k8s_bin_dir)" build_control_plane
+# The real node's binaries: a separate cache entry, so adding them never rebuilds the control plane.
+cached_build "kubernetes node $KUBERNETES_VERSION" "$(k8s_node_bin_dir)" build_node
 log "control-plane binaries ready in $((SECONDS - started))s (cache: $ARF_BIN_CACHE)"

@@ -5,6 +5,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dir="$ARF_CLUSTER_DIR"
+# The real node first, while the API server can still tell kubelet to stop its Pods.
+# It runs even without a cluster dir: it restores host settings an interrupted run left.
+bash "$HACK_DIR/real-node.sh" down
 [[ -d "$dir/pids" ]] || { log "no local cluster at $dir"; exit 0; }
 # Stop in reverse dependency order, so the apiserver outlives its clients.
 for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do

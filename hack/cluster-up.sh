@@ -10,7 +10,8 @@
 #   arf-admin (default), arf-requester, arf-alice, arf-bob, arf-outsider, arf-operator
 #
 # Settings: ARF_CLUSTER_DIR (state), ARF_ETCD_PORT, ARF_ETCD_PEER_PORT, ARF_API_PORT,
-# ARF_KWOK_PORT, ARF_FAKE_NODES, ARF_APISERVER_EXTRA_ARGS (e.g. feature gates).
+# ARF_KWOK_PORT, ARF_FAKE_NODES, ARF_APISERVER_EXTRA_ARGS (e.g. feature gates),
+# ARF_REAL_NODE (1, the default: also one real node, see hack/real-node.sh; 0: kwok only).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -27,9 +28,11 @@ kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
 if [[ "${1:-}" == "--fresh" ]]; then "$HACK_DIR/cluster-down.sh"; fi
 
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+((ARF_REAL_NODE)) && components+=(containerd kubelet kube-proxy)
 cluster_healthy() {
   [[ -f "$kubeconfig" ]] && kubectl get --raw /readyz >/dev/null 2>&1 &&
-    for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+    for name in "${components[@]}"; do
       [[ -f "$dir/pids/$name.pid" ]] && kill -0 "$(cat "$dir/pids/$name.pid")" 2>/dev/null || return 1
     done
 }
@@ -44,6 +47,13 @@ for bin in "$(etcd_bin_dir)/etcd" "$K8S_BIN/kube-apiserver" "$K8S_BIN/kube-contr
   "$K8S_BIN/kube-scheduler" "$K8S_BIN/kubectl" "$(kwok_bin_dir)/kwok"; do
   [[ -x "$bin" ]] || die "missing binary $bin; run hack/build-binaries.sh first"
 done
+# With a real node the API server serves the node's address (Pods reach it
+# there), and every client uses that address; otherwise loopback.
+API_HOST=127.0.0.1
+if ((ARF_REAL_NODE)); then
+  bash "$HACK_DIR/real-node.sh" preflight
+  API_HOST="$ARF_NODE_IP"
+fi
 for port in "$ETCD_PORT" "$ETCD_PEER_PORT" "$API_PORT" "$KWOK_PORT"; do
   if ss -Hltn "sport = :$port" | grep -q .; then
     die "port 127.0.0.1:$port is already in use; stop whatever holds it or choose other ports with ARF_ETCD_PORT, ARF_ETCD_PEER_PORT, ARF_API_PORT, ARF_KWOK_PORT"
@@ -70,9 +80,16 @@ pki="$dir/pki"
 openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=arf-local-ca" \
   -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
 openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >"$pki/san.ext"
+# 10.96.0.1 is the kubernetes Service, the address in-cluster clients use.
+printf 'subjectAltName=IP:127.0.0.1,IP:%s,IP:10.96.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' "$ARF_NODE_IP" >"$pki/san.ext"
 openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 365 \
   -extfile "$pki/san.ext" -out "$pki/apiserver.crt" 2>/dev/null
+# The API server's client certificate for kubelets (logs, exec, port-forward).
+openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" \
+  -keyout "$pki/kubelet-client.key" -out "$pki/kubelet-client.csr" 2>/dev/null
+printf 'extendedKeyUsage=clientAuth\n' >"$pki/client.ext"
+openssl x509 -req -in "$pki/kubelet-client.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 365 \
+  -extfile "$pki/client.ext" -out "$pki/kubelet-client.crt" 2>/dev/null
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 
@@ -90,6 +107,7 @@ USERS=(
   "system:kube-controller-manager|"
   "system:kube-scheduler|"
   "kwok-controller|system:masters"
+  "system:kube-proxy|"
 )
 : >"$pki/tokens.csv"
 uid=1000
@@ -110,7 +128,9 @@ kind: Policy
 omitStages: ["RequestReceived"]
 rules:
   - level: None
-    users: ["system:kube-controller-manager", "system:kube-scheduler", "system:apiserver", "kwok-controller"]
+    users: ["system:kube-controller-manager", "system:kube-scheduler", "system:apiserver", "kwok-controller", "system:kube-proxy"]
+  - level: None
+    userGroups: ["system:nodes"]
   - level: None
     verbs: ["get", "list", "watch"]
   - level: Metadata
@@ -125,7 +145,7 @@ write_kubeconfig() { # file default-user
     echo "clusters:"
     echo "- name: arf-local"
     echo "  cluster:"
-    echo "    server: https://127.0.0.1:$API_PORT"
+    echo "    server: https://$API_HOST:$API_PORT"
     echo "    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")"
     echo "users:"
     for name in "${!TOKENS[@]}"; do
@@ -177,12 +197,15 @@ start etcd "$(etcd_bin_dir)/etcd" --name arf --data-dir "$dir/etcd" \
   --initial-cluster "arf=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync --quota-backend-bytes 4294967296
 wait_for etcd 30 "etcd health" curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
-log "starting kube-apiserver on https://127.0.0.1:$API_PORT"
+((ARF_REAL_NODE)) && bash "$HACK_DIR/real-node.sh" address
+log "starting kube-apiserver on https://$API_HOST:$API_PORT"
 start kube-apiserver "$K8S_BIN/kube-apiserver" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+  --bind-address "$API_HOST" --advertise-address "$API_HOST" --secure-port "$API_PORT" \
   --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
   --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
-  --token-auth-file "$pki/tokens.csv" --authorization-mode RBAC --anonymous-auth=false \
+  --token-auth-file "$pki/tokens.csv" --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
+  --anonymous-auth=false --kubelet-client-certificate "$pki/kubelet-client.crt" --kubelet-client-key "$pki/kubelet-client.key" \
+  --kubelet-preferred-address-types InternalIP \
   --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$pki/sa.pub" \
   --service-account-signing-key-file "$pki/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
   --audit-policy-file "$dir/audit-policy.yaml" --audit-log-path "$dir/audit.log" --audit-log-format json \
@@ -222,6 +245,7 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/arch: amd64
     type: kwok
+    arf.dev/node: fake
 status:
   allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
   capacity: {cpu: "32", memory: 256Gi, pods: "110"}
@@ -231,4 +255,6 @@ wait_for kwok 60 "fake nodes Ready" kubectl wait --for=condition=Ready node --al
 # The ServiceAccount admission plugin rejects Pods until the default account exists.
 wait_for kube-controller-manager 60 "the default ServiceAccount" kubectl get serviceaccount default -n default
 
+log "TIMING control plane: up in $((SECONDS - started))s"
+((ARF_REAL_NODE)) && bash "$HACK_DIR/real-node.sh" up
 log "cluster up in $((SECONDS - started))s; export KUBECONFIG=$kubeconfig"

@@ -6,13 +6,34 @@ source "$HACK_DIR/versions.env"
 # Everything built or downloaded lives outside the repo, keyed by version.
 ARF_CACHE="${ARF_CACHE:-$HOME/.cache/arf-operator}"
 ARF_BIN_CACHE="$ARF_CACHE/bin"
+# Built images, as archives for `ctr images import` (hack/build-images.sh).
+ARF_IMAGE_DIR="$ARF_CACHE/images"
+# The operator image: the chart's default reference, so `helm install` needs no image values.
+OPERATOR_IMAGE="ghcr.io/arf-dev/arf-operator:$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$REPO_ROOT/charts/arf-operator/Chart.yaml")"
 # Where the local cluster keeps its state (etcd data, certs, logs, kubeconfig).
 ARF_CLUSTER_DIR="${ARF_CLUSTER_DIR:-$ARF_CACHE/cluster}"
+
+# The real node (hack/real-node.sh): on unless ARF_REAL_NODE=0 (then kwok fake nodes only).
+ARF_REAL_NODE="${ARF_REAL_NODE:-1}"
+ARF_NODE_NAME="${ARF_NODE_NAME:-arf-real-node}"
+# An address the project creates for the node (and the API server, for Pods), from a range nothing else uses.
+ARF_NODE_IP="${ARF_NODE_IP:-10.246.0.1}"
+ARF_POD_CIDR="${ARF_POD_CIDR:-10.245.0.0/24}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 k8s_bin_dir() { echo "$ARF_BIN_CACHE/kubernetes-$KUBERNETES_VERSION"; }
+k8s_node_bin_dir() { echo "$ARF_BIN_CACHE/kubernetes-node-$KUBERNETES_VERSION"; }
 etcd_bin_dir() { echo "$ARF_BIN_CACHE/etcd-$ETCD_VERSION"; }
 kwok_bin_dir() { echo "$ARF_BIN_CACHE/kwok-$KWOK_VERSION"; }
 helm_bin_dir() { echo "$ARF_BIN_CACHE/helm-$HELM_VERSION"; }
+
+# A TCP port nothing listens on now, on any address.
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 30000))
+    ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return 0; }
+  done
+}

@@ -292,7 +292,10 @@ async function main(): Promise<void> {
         if (shuttingDown) return { ready: false, reason: "shutting down" };
         const unsynced = allInformers.filter((i) => !i.hasSynced()).map((i) => i.name);
         if (unsynced.length > 0) return { ready: false, reason: `caches not synced: ${unsynced.join(", ")}` };
-        if (elector && !elector.isLeader()) return { ready: false, reason: "standing by: not the leader" };
+        // A standby with warm caches is ready: it can take over at once, and a
+        // Deployment whose standbys never became ready would never be Available
+        // (helm --wait, kstatus, Argo CD). Who leads is in leader_election_master_status.
+        if (elector && !elector.isLeader()) return { ready: true, reason: "ok: standing by, caches synced" };
         return { ready: true, reason: "ok" };
       },
     },

@@ -15,6 +15,9 @@ export const LICENSE_SECRET = "arf-license";
 export class TestLicenses {
   private readonly keys = generateKeyPair();
   readonly publicKeyPath: string;
+  get publicKeyPem(): string {
+    return this.keys.publicKeyPem;
+  }
   private clusterUID = "";
 
   constructor() {
@@ -47,11 +50,11 @@ export class TestLicenses {
   }
 
   /** Puts a token (a valid one by default) in the Secret the operator reads. */
-  async install(token: string = this.issue()): Promise<void> {
+  async install(token: string = this.issue(), namespace = OPERATOR_NAMESPACE): Promise<void> {
     const { core } = clientsFor("admin");
-    await core.deleteNamespacedSecret({ name: LICENSE_SECRET, namespace: OPERATOR_NAMESPACE }).catch(() => undefined);
+    await core.deleteNamespacedSecret({ name: LICENSE_SECRET, namespace }).catch(() => undefined);
     await core.createNamespacedSecret({
-      namespace: OPERATOR_NAMESPACE,
+      namespace,
       body: { metadata: { name: LICENSE_SECRET }, stringData: { license: token } },
     });
   }

@@ -3,10 +3,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { type AddressInfo, createServer as createTcpServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { httpPrometheus } from "../../operator/rollback/prometheus.ts";
+import { freePort } from "./ports.ts";
 
 /** Polls until check returns a value (this module is also used by benchmarks, outside vitest). */
 async function waitFor(what: string, check: () => Promise<true | undefined>, timeoutMs = 60_000): Promise<void> {
@@ -46,14 +47,6 @@ export class TestExporter {
   }
 }
 
-export async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 export class TestPrometheus {
   private process?: ChildProcess;
   readonly dir = mkdtempSync(join(tmpdir(), "arf-prometheus-"));
@@ -66,7 +59,13 @@ export class TestPrometheus {
   /** Serve HTTPS with this certificate and key (PEM file paths). */
   tls?: { cert: string; key: string };
 
-  async start(exporterPort: number): Promise<void> {
+  /**
+   * Also scrape the targets listed in this file_sd file (Debian's Prometheus
+   * has no Kubernetes discovery; PodTargets keeps such a file current).
+   */
+  targetsFile?: string;
+
+  async start(exporterPort?: number): Promise<void> {
     if (!this.port) this.port = await freePort();
     const webConfig = join(this.dir, "web.yml");
     if (this.tls) {
@@ -77,8 +76,12 @@ export class TestPrometheus {
       [
         "global: { scrape_interval: 1s, evaluation_interval: 1s }",
         "scrape_configs:",
-        "  - job_name: e2e",
-        `    static_configs: [{ targets: ["127.0.0.1:${exporterPort}"] }]`,
+        ...(exporterPort
+          ? ["  - job_name: e2e", `    static_configs: [{ targets: ["127.0.0.1:${exporterPort}"] }]`]
+          : []),
+        ...(this.targetsFile
+          ? ["  - job_name: pods", `    file_sd_configs: [{ files: ["${this.targetsFile}"], refresh_interval: 1s }]`]
+          : []),
         "",
       ].join("\n"),
     );

@@ -1,5 +1,5 @@
-// /healthz (the process is alive), /readyz (caches synced and, when leader
-// election is on, leading or standing by healthily) and /metrics.
+// /healthz (the process is alive), /readyz (caches synced, leading or
+// standing by) and /metrics.
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
 

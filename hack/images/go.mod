@@ -1,0 +1,3 @@
+module arf.dev/hack/images
+
+go 1.24
