@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ApiextensionsV1Api, type V1Pod } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoordinationV1Api, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { REPO_ROOT } from "./support/env.ts";
 import {
@@ -34,6 +34,7 @@ const releaseNs = `arf-incluster-${suffix}`;
 const release = `incluster-${suffix}`;
 const serviceAccount = `system:serviceaccount:${releaseNs}:arf-operator`;
 const licenses = new TestLicenses();
+const LEASE_SECONDS = 40;
 let workloadsNs: string;
 
 const helm = (args: string[]) =>
@@ -62,7 +63,8 @@ async function installEdition(verb: "install" | "upgrade", edition: "oss" | "lic
     "--set",
     "admissionPolicy.install=false",
     "--set",
-    "leaderElection.leaseDuration=6s,leaderElection.renewDeadline=4s,leaderElection.retryPeriod=1s",
+    // A long lease: a successor that takes over well within it proves the old leader released it.
+    `leaderElection.leaseDuration=${LEASE_SECONDS}s,leaderElection.renewDeadline=20s,leaderElection.retryPeriod=1s`,
     "--set-file",
     `license.publicKey=${keyFile}`,
     ...realNodeHelmSets.flatMap((set) => ["--set", set]),
@@ -156,6 +158,30 @@ describe.skipIf(!realNodeEnabled())("the operator in-cluster on the real node, i
       operatorWrites(since, { user: serviceAccount, resources: ["healingintents"] }).length > 0 ? true : undefined,
     );
     expect(operatorWrites(since, { user: serviceAccount })).toEqual([]);
+  });
+
+  it("SIGTERM from the kubelet makes the leader release its lease, so the standby takes over at once", async () => {
+    const leader = await leaderPod();
+    const { core } = clientsFor("admin");
+    const coordination = clientsFor("admin").kc.makeApiClient(CoordinationV1Api);
+    const holder = async () =>
+      (await coordination.readNamespacedLease({ name: "arf-operator", namespace: releaseNs })).spec?.holderIdentity;
+    expect(await holder()).toBe(leader.metadata?.name);
+    const deletedAt = Date.now();
+    await core.deleteNamespacedPod({ name: leader.metadata?.name as string, namespace: releaseNs });
+    const successor = await eventually(
+      "another Pod to hold the lease",
+      async () => {
+        const name = await holder();
+        return name && name !== leader.metadata?.name ? name : undefined;
+      },
+      { timeoutMs: LEASE_SECONDS * 1000 + 10_000 },
+    );
+    const takeoverSeconds = (Date.now() - deletedAt) / 1000;
+    // Had the lease not been released, the standby would wait out all of it.
+    expect(takeoverSeconds).toBeLessThan(LEASE_SECONDS / 2);
+    expect((await operatorPods()).map((p) => p.metadata?.name)).toContain(successor);
+    await installEdition("upgrade", "oss"); // waits until the replacement Pod is ready too
   });
 
   it("licensed via helm upgrade: two approvers, and the action runs once, as the ServiceAccount", async () => {
