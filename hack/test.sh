@@ -19,6 +19,13 @@ bash hack/build-binaries.sh
 timing "control-plane binaries"
 bash hack/setup-prometheus.sh
 timing "prometheus"
+# The real node (ARF_REAL_NODE=0 for a kwok-only run where it cannot run).
+if ((ARF_REAL_NODE)); then
+  bash hack/setup-real-node.sh
+  timing "real node packages"
+  bash hack/build-images.sh
+  timing "images (operator, pause, demo-service)"
+fi
 
 mkdir -p .tmp
 status=0
