@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { inject } from "vitest";
 import { REPO_ROOT } from "./env.ts";
 import { clientsFor, eventually, kubectl } from "./kube.ts";
+import { freePort } from "./ports.ts";
 
 const run = promisify(execFile);
 export const OPERATOR_NAMESPACE = "arf-system";
@@ -45,10 +46,8 @@ export interface RunningOperator {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-let nextPort = 18_100;
-
 export async function startOperator(identity: string, extraArgs: string[] = []): Promise<RunningOperator> {
-  const port = nextPort++;
+  const port = await freePort();
   const logDir = join(REPO_ROOT, ".tmp", "e2e-logs");
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${identity}.log`);
