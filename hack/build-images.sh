@@ -20,7 +20,7 @@ BUILDAH=(buildah --root "$ARF_CACHE/buildah/root" --runroot "$ARF_CACHE/buildah/
 index_tmp="$(mktemp)"
 trap 'rm -f "$index_tmp"' EXIT
 
-hash_of() { # files or directories... -> short sha256 of their names and contents
+hash_of() { # relative files or directories... -> short sha256 of their names and contents (same in any checkout)
   find "$@" -type f ! -name '*.test.ts' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
 }
 
@@ -52,22 +52,23 @@ cached_image() {
   local name="${ref##*/}"; name="${name//:/-}"
   local archive="$ARF_IMAGE_DIR/$name-$key.tar"
   if [[ -f "$archive" ]]; then
-    log "cached image: $ref ($(du -h "$archive" | cut -f1))"
+    log "TIMING image $ref: cached (built in $(cat "$archive.seconds" 2>/dev/null || echo '?')s), $(du -h "$archive" | cut -f1)"
   else
     local started=$SECONDS
     log "building image $ref ..."
     "$@" "$ref" "$archive"
-    log "TIMING image $ref: $((SECONDS - started))s, $(du -h "$archive" | cut -f1)"
+    echo "$((SECONDS - started))" >"$archive.seconds"
+    log "TIMING image $ref: built in $((SECONDS - started))s, $(du -h "$archive" | cut -f1)"
   fi
   echo "$ref $archive" >>"$index_tmp"
 }
 
 go_key="$(go version | cut -d' ' -f3)"
-pause_key="$(hash_of "$HACK_DIR/images/pause" "$HACK_DIR/images/go.mod")-$go_key"
+pause_key="$(cd "$HACK_DIR/images" && hash_of pause go.mod)-$go_key"
 static_image_of() { static_image "$2" "$3" "$1"; }
 cached_image "$PAUSE_IMAGE" "$pause_key" static_image_of pause
 
-demo_key="$(hash_of "$HACK_DIR/images/demo-service" "$HACK_DIR/images/go.mod")-$go_key"
+demo_key="$(cd "$HACK_DIR/images" && hash_of demo-service go.mod)-$go_key"
 static_image_with_release() {
   static_image "$3" "$4" demo-service "-X main.release=$1 -X main.failing=$2"
 }
@@ -145,5 +146,5 @@ mv "$index_tmp" "$ARF_IMAGE_DIR/index"
 trap - EXIT
 # Keep only archives the index names: every code change makes a new operator archive.
 for f in "$ARF_IMAGE_DIR"/*.tar; do
-  grep -qF " $f" "$ARF_IMAGE_DIR/index" || rm -f "$f"
+  grep -qF " $f" "$ARF_IMAGE_DIR/index" || rm -f "$f" "$f.seconds"
 done
