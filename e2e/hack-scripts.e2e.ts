@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./support/env.ts";
 import { clientsFor } from "./support/kube.ts";
 import { freePort } from "./support/ports.ts";
+import { REAL_NODE, realNodeEnabled } from "./support/real-node.ts";
 
 /** Runs cluster-up.sh for a second, kwok-only cluster on ports free right now. */
 async function clusterUp(env: Record<string, string>) {
@@ -69,7 +70,8 @@ describe("hack/cluster-up.sh", () => {
     expect(existsSync(join(result.clusterDir, "logs", "kube-apiserver.log"))).toBe(true);
   });
 
-  it("says why the real node cannot run, before starting anything", () => {
+  // Where the node cannot run at all (ARF_REAL_NODE=0), preflight stops earlier, at root or cgroups.
+  it.skipIf(!realNodeEnabled())("says why the real node cannot run, before starting anything", () => {
     const result = spawnSync("bash", [join(REPO_ROOT, "hack", "real-node.sh"), "preflight"], {
       encoding: "utf8",
       env: { ...process.env, ARF_CACHE: mkdtempSync(join(tmpdir(), "arf-empty-cache-")) },
@@ -77,4 +79,24 @@ describe("hack/cluster-up.sh", () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(/missing .*kubernetes-node-v[\d.]+\/kubelet; run hack\/build-binaries\.sh first/);
   });
+
+  it.skipIf(!realNodeEnabled())(
+    "keeps one real node per machine: another cluster may neither start a second nor tear down the first",
+    async () => {
+      const realNode = (args: string[]) =>
+        spawnSync("bash", [join(REPO_ROOT, "hack", "real-node.sh"), ...args], {
+          encoding: "utf8",
+          env: { ...process.env, ARF_CLUSTER_DIR: mkdtempSync(join(tmpdir(), "arf-cluster-")) },
+        });
+      const second = realNode(["preflight"]);
+      expect(second.status).not.toBe(0);
+      expect(second.stderr).toMatch(/another cluster \(.*\) has the real node on this machine; stop it first/);
+      // Its teardown leaves the shared node alone: still Ready, its address still there.
+      expect(realNode(["down"]).status).toBe(0);
+      expect(spawnSync("ip", ["link", "show", "arf0"]).status).toBe(0);
+      const node = await clientsFor("admin").core.readNode({ name: REAL_NODE });
+      expect(node.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+      expect(node.spec?.unschedulable).toBeFalsy();
+    },
+  );
 });

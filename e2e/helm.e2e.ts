@@ -59,6 +59,35 @@ describe("the Helm chart", () => {
     expect(String(failure.stderr)).toContain('edition must be oss or licensed, not "enterprise"');
   });
 
+  it("never runs two operators at once without leader election", async () => {
+    const refused = await run(inject("helm"), [
+      "template",
+      "arf",
+      chart,
+      "--kube-version",
+      "1.35.0",
+      "--set",
+      "leaderElection.enabled=false",
+    ]).catch((e) => e);
+    expect(String(refused.stderr)).toContain("replicas must be 1 when leaderElection.enabled is false");
+    const { stdout } = await run(inject("helm"), [
+      "template",
+      "arf",
+      chart,
+      "--kube-version",
+      "1.35.0",
+      "--set",
+      "leaderElection.enabled=false",
+      "--set",
+      "replicas=1",
+    ]);
+    const deployment = parseAllDocuments(stdout)
+      .map((d) => d.toJS())
+      .find((d) => d?.kind === "Deployment");
+    expect(deployment.spec.strategy.type).toBe("Recreate");
+    expect((await render("oss")).find((d) => d.kind === "Deployment").spec.strategy.type).toBe("RollingUpdate");
+  });
+
   it("ships the approvals admission policy and its Deny binding as templates, so helm upgrade updates them", async () => {
     for (const edition of ["oss", "licensed"]) {
       const docs = await render(edition);

@@ -24,7 +24,7 @@ import {
 } from "./support/kube.ts";
 import { LICENSE_SECRET, TestLicenses } from "./support/license.ts";
 import { createArf, getArf, intentWhere } from "./support/operator.ts";
-import { OPERATOR_IMAGE_REPOSITORY, REAL_NODE, realNodeEnabled, realNodeHelmSets } from "./support/real-node.ts";
+import { OPERATOR_IMAGE, REAL_NODE, realNodeEnabled, realNodeHelmSets } from "./support/real-node.ts";
 import { createWorkloadsWithTwoRevisions, intentBody, policyBody } from "./support/workloads.ts";
 
 const run = promisify(execFile);
@@ -135,7 +135,7 @@ describe.skipIf(!realNodeEnabled())("the operator in-cluster on the real node, i
     for (const pod of pods) {
       expect(pod.spec?.nodeName).toBe(REAL_NODE);
       expect(pod.spec?.serviceAccountName).toBe("arf-operator");
-      expect(pod.spec?.containers[0]?.image).toBe(`${OPERATOR_IMAGE_REPOSITORY}:0.1.0`);
+      expect(pod.spec?.containers[0]?.image).toBe(OPERATOR_IMAGE);
       // Readiness passed on both (a standby with warm caches is ready); liveness never restarted it.
       expect(pod.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
       expect(pod.status?.containerStatuses?.[0]?.restartCount).toBe(0);

@@ -78,7 +78,9 @@ describe("leader election", () => {
     // Lease duration 15 s from when the standby last saw the lease change (up to one retry period, 2 s,
     // before the kill), plus one retry period for it to look again, plus a second of scheduling slack.
     expect(handoverMs).toBeLessThan(20_000);
-    await eventually("the new leader to be ready", async () => ((await standby.ready()) ? true : undefined));
+    await eventually("the new leader to lead", async () =>
+      (await standby.metric("leader_election_master_status")) === 1 ? true : undefined,
+    );
     await createArf("healingintents", ns, intentBody("after-handover", "restart", "Deployment", "nothing-here"));
     await intentWhere(ns, "after-handover", "reconciled by the new leader", (i) => i.status?.phase === "Advisory");
   });

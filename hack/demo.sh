@@ -60,8 +60,8 @@ keep_targets &
 background+=($!)
 ratio_query='sum(rate(http_requests_total{namespace="shop",code="500"}[5s])) / sum(rate(http_requests_total{namespace="shop"}[5s]))'
 error_ratio() { # the error ratio as Prometheus computes it, as a percentage, or "no data"
-  curl -fsS "$prom/api/v1/query" --data-urlencode "query=$ratio_query" 2>/dev/null |
-    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s).data?.result?.[0]?.value?.[1];const v=Number(r);console.log(r===undefined||!Number.isFinite(v)?"no data":`${Math.round(v*100)}%`)})'
+  { curl -fsS "$prom/api/v1/query" --data-urlencode "query=$ratio_query" 2>/dev/null || echo '{}'; } |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let r;try{r=JSON.parse(s).data?.result?.[0]?.value?.[1]}catch{};const v=Number(r);console.log(r===undefined||!Number.isFinite(v)?"no data":`${Math.round(v*100)}%`)})'
 }
 wait_ratio() { # wait_ratio <test on the number, e.g. "== 0"> : waits until Prometheus agrees
   local deadline=$((SECONDS + 90)) value
@@ -74,7 +74,7 @@ wait_ratio() { # wait_ratio <test on the number, e.g. "== 0"> : waits until Prom
 }
 image_of() { kubectl -n shop get deployment checkout -o jsonpath='{.spec.template.spec.containers[0].image}'; }
 rolled_out() { kubectl -n shop rollout status deployment/checkout --timeout=120s >/dev/null; }
-phase_of() { kubectl -n shop get hi "$1" -o jsonpath='{.status.phase}'; }
+phase_of() { kubectl -n shop get hi "$1" -o jsonpath='{.status.phase}' 2>/dev/null || true; }
 wait_phase() { # intent phase...
   local intent="$1"; shift
   local deadline=$((SECONDS + 90)) phase=""
@@ -193,13 +193,17 @@ wait_phase checkout-rollback AwaitingApproval
 say "edition licensed; checkout-rollback is $(phase_of checkout-rollback): $(field hi/checkout-rollback .status.decision.reasons[0])"
 
 approve() { # user intent
-  kubectl arf approve "$2" -n shop --context "arf-$1" -m "error ratio confirmed in Prometheus" >/dev/null 2>&1
+  local out
+  out="$(kubectl arf approve "$2" -n shop --context "arf-$1" -m "error ratio confirmed in Prometheus" 2>&1)" ||
+    die "$1 could not approve $2: $out"
   say "$1 approved $2"
 }
 step "Two people approve; nobody can approve in someone else's name"
 approve alice checkout-rollback
-forged="$(kubectl --context arf-alice -n shop patch hi checkout-rollback --type json \
-  -p '[{"op":"add","path":"/spec/approvals/-","value":{"user":"bob","decision":"approve"}}]' 2>&1 || true)"
+if forged="$(kubectl --context arf-alice -n shop patch hi checkout-rollback --type json \
+  -p '[{"op":"add","path":"/spec/approvals/-","value":{"user":"bob","decision":"approve"}}]' 2>&1)"; then
+  die "the API server accepted an approval in someone else's name: is the admission policy installed?"
+fi
 say "alice approving as bob: refused by the API server (${forged##*: })"
 approve bob checkout-rollback
 
@@ -209,8 +213,13 @@ say "checkout-rollback $(phase_of checkout-rollback): $(field hi/checkout-rollba
 rolled_out
 ratio="$(wait_ratio '== 0')"
 say "checkout $(image_of); error ratio $ratio (Prometheus)"
+[[ "$(phase_of checkout-rollback)" == Succeeded ]] || die "checkout-rollback did not succeed; see kubectl arf explain checkout-rollback -n shop"
+deadline=$((SECONDS + 90))
 until [[ "$(field rollbackplan/checkout .status.window.intentName)" == checkout-rollback &&
-  "$(field rollbackplan/checkout .status.window.state)" != Watching ]]; do sleep 1; done
+  "$(field rollbackplan/checkout .status.window.state)" != Watching ]]; do
+  ((SECONDS < deadline)) || die "the window of checkout-rollback did not end in 90 s"
+  sleep 1
+done
 say "window $(field rollbackplan/checkout .status.window.state): $(field rollbackplan/checkout .status.window.verdict.message)"
 
 step "A wrong fix: the agent rolls back again, to v2, and the window undoes it"
@@ -219,10 +228,12 @@ wait_phase checkout-rollback-again AwaitingApproval
 approve alice checkout-rollback-again
 approve bob checkout-rollback-again
 wait_phase checkout-rollback-again Succeeded Failed RolledBack
-rolled_out
-ratio="$(wait_ratio '> 50')"
-say "checkout-rollback-again $(phase_of checkout-rollback-again): checkout $(image_of); error ratio $ratio (Prometheus)"
+say "checkout-rollback-again acted: $(field hi/checkout-rollback-again .status.execution.message)"
 wait_phase checkout-rollback-again RolledBack
+# The window may undo it before a 5 s rate shows the worst: look back over the episode.
+peak="$(curl -fsS "$prom/api/v1/query" --data-urlencode "query=max_over_time(($ratio_query)[3m:1s])" |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(`${Math.round(Number(JSON.parse(s).data.result[0].value[1])*100)}%`))')"
+say "meanwhile v2 served errors again: the error ratio peaked at $peak (Prometheus)"
 say "window $(field rollbackplan/checkout .status.window.state): $(field rollbackplan/checkout .status.window.verdict.message)"
 rolled_out
 ratio="$(wait_ratio '== 0')"

@@ -27,17 +27,25 @@ cgroup_root="arf-node"
 # Host state saved before the first change, kept outside the cluster directory
 # so that a teardown after a crash (or a removed cluster dir) still restores it.
 saved="$ARF_CACHE/real-node-saved"
+# After a clean teardown the snapshot moves here: what the machine had before
+# (chains, netns, CNI results), which `leftovers` compares against.
+baseline="$ARF_CACHE/real-node-baseline"
 SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom kernel.keys.root_maxkeys
   kernel.keys.root_maxbytes net.ipv4.ip_forward net.ipv4.conf.all.forwarding net.ipv4.conf.all.route_localnet
   net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.netfilter.nf_conntrack_max
   net.netfilter.nf_conntrack_tcp_timeout_established net.netfilter.nf_conntrack_tcp_timeout_close_wait)
+# Directories kubelet, containerd and CNI create at fixed paths whatever they are
+# told; teardown removes those that did not exist before the node.
+HOST_DIRS=(/var/lib/kubelet /var/lib/cni /var/log/pods /var/log/containers /run/containerd /opt/containerd)
 PACKAGES=(containerd runc containernetworking-plugins buildah iptables conntrack)
 
 kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$dir/kubeconfig" "$@"; }
 
 preflight() {
   [[ $(id -u) -eq 0 ]] || die "the real node needs root (kubelet, containerd, network and cgroup setup); run as root or set ARF_REAL_NODE=0 for the kwok-only cluster"
-  [[ -d /sys/fs/cgroup/memory || -f /sys/fs/cgroup/cgroup.controllers ]] ||
+  [[ -f /sys/fs/cgroup/cgroup.controllers ]] &&
+    die "the real node is set up for cgroup v1 hierarchies (as on these machines), and this machine has cgroup v2 at /sys/fs/cgroup; set ARF_REAL_NODE=0 for the kwok-only cluster"
+  [[ -d /sys/fs/cgroup/memory ]] ||
     die "the real node needs cgroups (no memory controller under /sys/fs/cgroup); set ARF_REAL_NODE=0 for the kwok-only cluster"
   local missing=() bin
   for bin in containerd runc ctr buildah iptables conntrack; do command -v "$bin" >/dev/null || missing+=("$bin"); done
@@ -49,6 +57,13 @@ preflight() {
   done
   [[ -f "$ARF_IMAGE_DIR/index" ]] || die "no images for the real node; run hack/build-images.sh first"
   ((${#sock} < 100)) || die "ARF_CLUSTER_DIR is too long for containerd's socket path ($sock)"
+  # One real node per machine: it owns the node address, bridges and cgroup root.
+  if [[ -f "$saved/owner" && "$(cat "$saved/owner")" != "$dir" ]]; then
+    die "another cluster ($(cat "$saved/owner")) has the real node on this machine; stop it first: ARF_CLUSTER_DIR=$(cat "$saved/owner") bash hack/cluster-down.sh"
+  fi
+  if [[ ! -f "$saved/owner" ]] && ip link show arf0 >/dev/null 2>&1; then
+    die "a network interface arf0 exists that no ARF cluster made; remove it (ip link del arf0) or choose another machine"
+  fi
 }
 
 save_host_state() {
@@ -64,8 +79,10 @@ save_host_state() {
     "$family-save" 2>/dev/null | sed -n 's/^:\([A-Za-z0-9_-]*\) .*/\1/p' | sort -u >"$saved/$family-chains" || true
   done
   { ls /run/netns 2>/dev/null || true; } >"$saved/netns"
+  { ls /var/lib/cni/results 2>/dev/null || true; } >"$saved/cni-results"
   echo "$dir" >"$saved/owner"
-  [[ -d /run/containerd ]] && touch "$saved/had-run-containerd"
+  local host_dir
+  for host_dir in "${HOST_DIRS[@]}"; do [[ -e "$host_dir" ]] && echo "$host_dir"; done >"$saved/host-dirs"
   touch "$saved/complete"
 }
 
@@ -85,6 +102,8 @@ root = "$node_dir/containerd/root"
 state = "$node_dir/containerd/state"
 [grpc]
   address = "$sock"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$node_dir/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
   # runc cannot lower oom_score_adj without CAP_SYS_RESOURCE, which these machines lack.
@@ -165,6 +184,7 @@ evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available:
 maxPods: 40
 serializeImagePulls: false
 kernelMemcgNotification: false
+podLogsDir: "$node_dir/pod-logs"
 EOF
   cat >"$node_dir/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -238,7 +258,8 @@ stop_pid() { # name
   local pidfile="$dir/pids/$1.pid" pid
   [[ -f "$pidfile" ]] || return 0
   pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null; then
+  # A stale pidfile (after a reboot) may name someone else's process now: only ours mention our directory.
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/"; then
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "$pid" 2>/dev/null || true
@@ -250,6 +271,7 @@ stop_pid() { # name
 node_processes() {
   {
     find /sys/fs/cgroup -path "*/$cgroup_root/*" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+    find /sys/fs/cgroup -path "*/$cgroup_root/cgroup.procs" -exec cat {} + 2>/dev/null || true
     pgrep -f "containerd-shim-runc-v2 .*$node_dir" || true
     pgrep -f "(kubelet|kube-proxy) --config $node_dir/" || true
     pgrep -f "containerd --config $node_dir/containerd.toml" || true
@@ -257,8 +279,8 @@ node_processes() {
 }
 
 node_mounts() { # mount points, deepest first
-  local netns_before=""
-  [[ -f "$saved/netns" ]] && netns_before="$(cat "$saved/netns")"
+  local netns_before="" known; known="$(known_dir)"
+  [[ -n "$known" && -f "$known/netns" ]] && netns_before="$(cat "$known/netns")"
   awk '{print $5}' /proc/self/mountinfo | while read -r mnt; do
     case "$mnt" in
       "$node_dir"/* | "$node_dir") echo "$mnt" ;;
@@ -267,10 +289,26 @@ node_mounts() { # mount points, deepest first
   done | awk '{print length, $0}' | sort -rn | cut -d' ' -f2-
 }
 
-new_chains() { # family table
-  local family="$1" table="$2" before="$saved/$1-chains"
+# The snapshot of what the machine had before the node: the current one, or the last.
+known_dir() {
+  if [[ -f "$saved/complete" ]]; then echo "$saved"; elif [[ -d "$baseline" ]]; then echo "$baseline"; fi
+}
+
+new_chains() { # family table: KUBE-/CNI- chains the machine did not have before (none if that is unknown)
+  local family="$1" table="$2" known; known="$(known_dir)"
+  [[ -n "$known" && -f "$known/$family-chains" ]] || return 0
   "$family-save" -t "$table" 2>/dev/null | sed -n 's/^:\(\(KUBE\|CNI\)-[A-Za-z0-9_-]*\) .*/\1/p' |
-    { if [[ -f "$before" ]]; then grep -vxFf "$before" || true; else cat; fi; }
+    { grep -vxFf "$known/$family-chains" || true; }
+}
+
+new_cni_results() { # CNI result caches for the node's network ("arf") and its loopbacks, made since the snapshot
+  local known; known="$(known_dir)"
+  [[ -n "$known" && -f "$known/cni-results" ]] || return 0
+  ls /var/lib/cni/results 2>/dev/null | grep -E '^(arf|cni-loopback)-' | { grep -vxFf "$known/cni-results" || true; }
+}
+
+container_log_links() { # kubelet's /var/log/containers links into this node's pod logs
+  find /var/log/containers -maxdepth 1 -type l -lname "$node_dir/*" 2>/dev/null || true
 }
 
 remove_chains() {
@@ -298,14 +336,16 @@ remove_chains() {
 down() {
   # Best effort from here on: one step failing must not leave the rest undone.
   set +e
-  # Only the cluster that made the node tears it down: a second, kwok-only
-  # cluster (another ARF_CLUSTER_DIR) must never touch the shared machine state.
-  if [[ ! -d "$node_dir" ]] && ! { [[ -f "$saved/owner" ]] && [[ "$(cat "$saved/owner")" == "$dir" ]]; }; then
-    return 0
-  fi
-  if [[ -f "$dir/kubeconfig" && -f "$dir/pids/kubelet.pid" ]] && kubectl get --raw /readyz >/dev/null 2>&1; then
-    # Let kubelet stop the Pods itself, so CNI releases their addresses and namespaces.
-    kubectl delete pods -A --field-selector "spec.nodeName=$ARF_NODE_NAME" --grace-period=1 --wait=false >/dev/null 2>&1 || true
+  # Only the cluster that made the node touches machine-wide state (bridges,
+  # chains, sysctls, cgroups); another cluster dir only cleans its own files.
+  local owns=0
+  [[ -f "$saved/owner" && "$(cat "$saved/owner")" == "$dir" ]] && owns=1
+  ((owns)) || [[ -d "$node_dir" ]] || return 0
+  if ((owns)) && [[ -f "$dir/kubeconfig" && -f "$dir/pids/kubelet.pid" ]] && kubectl get --raw /readyz >/dev/null 2>&1; then
+    # Cordon first, so controllers' replacements wait elsewhere; then let kubelet
+    # stop the Pods itself, so CNI releases their addresses and namespaces.
+    kubectl cordon "$ARF_NODE_NAME" >/dev/null 2>&1
+    kubectl delete pods -A --field-selector "spec.nodeName=$ARF_NODE_NAME" --grace-period=1 --wait=false >/dev/null 2>&1
     local deadline=$((SECONDS + 20))
     while ((SECONDS < deadline)) && [[ -n "$(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null)" ]]; do sleep 0.5; done
   fi
@@ -313,37 +353,55 @@ down() {
   stop_pid kubelet
   local id
   for id in $(ctr --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
-    ctr --address "$sock" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+    ctr --address "$sock" -n k8s.io tasks kill -s SIGKILL "$id" >/dev/null 2>&1
   done
   stop_pid containerd
   local pid
-  for pid in $(node_processes); do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in $(node_processes); do kill -KILL "$pid" 2>/dev/null; done
   for _ in $(seq 1 25); do [[ -z "$(node_processes)" ]] && break; sleep 0.2; done
   local mnt
-  for mnt in $(node_mounts); do umount -l "$mnt" 2>/dev/null || true; done
-  if [[ -f "$saved/netns" ]]; then
-    for mnt in /run/netns/cni-*; do
-      [[ -e "$mnt" ]] && ! grep -qxF "${mnt##*/}" "$saved/netns" && rm -f "$mnt"
+  for mnt in $(node_mounts); do umount -l "$mnt" 2>/dev/null; done
+  local link
+  for link in $(container_log_links); do rm -f "$link"; done
+  if ((owns)); then
+    if [[ -f "$saved/netns" ]]; then
+      for mnt in /run/netns/cni-*; do
+        [[ -e "$mnt" ]] && ! grep -qxF "${mnt##*/}" "$saved/netns" && rm -f "$mnt"
+      done
+    fi
+    for mnt in $(new_cni_results); do rm -f "/var/lib/cni/results/$mnt"; done
+    # Deepest cgroups first; rmdir only succeeds on empty ones, which they now are.
+    find /sys/fs/cgroup -depth -type d \( -path "*/$cgroup_root" -o -path "*/$cgroup_root/*" \) -exec rmdir {} \; 2>/dev/null
+    remove_chains
+    # veths die with their Pods' namespaces; any still on the Pods' bridge go too, then the bridges.
+    for link in $(ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
+      ip -d link show "$link" 2>/dev/null | grep -q "master arfbr0" && ip link del "$link" 2>/dev/null
+    done
+    for link in arfbr0 arf0; do ip link show "$link" >/dev/null 2>&1 && ip link del "$link" 2>/dev/null; done
+    conntrack -D -s "$ARF_POD_CIDR" >/dev/null 2>&1
+    conntrack -D -d "$ARF_POD_CIDR" >/dev/null 2>&1
+    # Restore only what differs: writing net.ipv4.conf.all.forwarding resets every interface's own setting.
+    local line
+    while IFS= read -r line; do
+      [[ "$(sysctl -n "${line%%=*}" 2>/dev/null)" == "${line#*=}" ]] || sysctl -q -w "$line" >/dev/null 2>&1
+    done <"$saved/sysctl"
+    local host_dir
+    for host_dir in "${HOST_DIRS[@]}"; do
+      grep -qxF "$host_dir" "$saved/host-dirs" || rm -rf --one-file-system "$host_dir"
     done
   fi
-  # Deepest cgroups first; rmdir only succeeds on empty ones, which they now are.
-  find /sys/fs/cgroup -depth -type d -path "*/$cgroup_root*" -exec rmdir {} \; 2>/dev/null || true
-  remove_chains
-  local link
-  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
-    case "$link" in arf0 | arfbr0) ip link del "$link" 2>/dev/null || true ;; esac
-  done
-  # veths die with their Pods' namespaces; any left attached to nothing go too.
-  for link in $(ip -o link show type veth 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
-    ip -d link show "$link" 2>/dev/null | grep -q "master arfbr0" && ip link del "$link" 2>/dev/null || true
-  done
-  if [[ -f "$saved/complete" ]]; then
-    local line
-    while IFS= read -r line; do sysctl -q -w "$line" >/dev/null 2>&1 || true; done <"$saved/sysctl"
-    [[ -f "$saved/had-run-containerd" ]] || rm -rf /run/containerd
-    rm -rf "$saved"
+  rm -rf --one-file-system "$node_dir"
+  if ((owns)); then
+    # Keep the snapshot until nothing is left, so a later run can finish the job.
+    if SNAPSHOT_IS_EXPECTED=1 leftovers >/dev/null 2>&1; then
+      rm -rf "$baseline"
+      mv "$saved" "$baseline" && rm -f "$baseline/complete" "$baseline/owner"
+    else
+      log "the real node's teardown left something behind (kept $saved for the next teardown):"
+      SNAPSHOT_IS_EXPECTED=1 leftovers >&2
+    fi
   fi
-  rm -rf "$node_dir"
+  return 0
 }
 
 leftovers() {
@@ -359,8 +417,22 @@ leftovers() {
     done
   done
   for item in arf0 arfbr0; do ip link show "$item" >/dev/null 2>&1 && report "network interface $item"; done
+  while read -r item; do [[ -n "$item" ]] && report "CNI result cache /var/lib/cni/results/$item"; done < <(new_cni_results)
+  while read -r item; do [[ -n "$item" ]] && report "log link $item"; done < <(container_log_links)
+  local known; known="$(known_dir)"
+  if [[ -n "$known" && -f "$known/netns" ]]; then
+    for item in /run/netns/cni-*; do
+      [[ -e "$item" ]] && ! grep -qxF "${item##*/}" "$known/netns" && report "network namespace $item"
+    done
+  fi
   [[ -d "$node_dir" ]] && report "directory $node_dir"
-  [[ -d "$saved" ]] && report "unrestored host settings in $saved"
+  if [[ -n "$known" && -f "$known/host-dirs" ]]; then
+    for item in "${HOST_DIRS[@]}"; do
+      [[ -e "$item" ]] && ! grep -qxF "$item" "$known/host-dirs" && report "directory $item"
+    done
+  fi
+  # (down checks itself before it retires the snapshot, which is still there then.)
+  [[ -f "$saved/complete" && -z "${SNAPSHOT_IS_EXPECTED:-}" ]] && report "unrestored host settings in $saved"
   return $found
 }
 

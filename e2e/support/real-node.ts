@@ -1,13 +1,18 @@
 // The local cluster's real node (hack/real-node.sh): where real Pods run, the
 // placement that sends a Pod there, the demo-service images, and a file_sd
 // target list that keeps the test Prometheus scraping the Pods that exist now.
-import { renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { inject } from "vitest";
+import { parse } from "yaml";
+import { REPO_ROOT } from "./env.ts";
 import { clientsFor } from "./kube.ts";
 
-export const REAL_NODE = "arf-real-node";
-/** The image the chart defaults to and hack/build-images.sh builds. */
-export const OPERATOR_IMAGE_REPOSITORY = "ghcr.io/arf-dev/arf-operator";
+export const REAL_NODE = process.env.ARF_NODE_NAME ?? "arf-real-node";
+/** The image the chart defaults to (its appVersion as the tag), which hack/build-images.sh builds. */
+export const OPERATOR_IMAGE = `ghcr.io/arf-dev/arf-operator:${
+  parse(readFileSync(join(REPO_ROOT, "charts", "arf-operator", "Chart.yaml"), "utf8")).appVersion
+}`;
 /** demo-service releases: v1 and v3 healthy, v2 answers 500 on "/". */
 export const DEMO_SERVICE = (release: "v1" | "v2" | "v3") => `arf.local/demo-service:${release}`;
 
