@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["operator/**/*.test.ts"],
+          include: ["operator/**/*.test.ts", "hack/**/*.test.ts"],
         },
       },
       {

@@ -29,7 +29,7 @@ import {
   type RunningOperator,
   startOperator,
 } from "./support/operator.ts";
-import { createWorkloadsWithTwoRevisions, intentBody, policyBody } from "./support/workloads.ts";
+import { createWorkloadsWithTwoRevisions, deploymentBody, intentBody, policyBody } from "./support/workloads.ts";
 
 const SECRET = LICENSE_SECRET;
 const licenses = new TestLicenses();
@@ -240,6 +240,18 @@ describe("actions on each workload kind, as kubectl would do them", () => {
     expect(workload.spec?.replicas).toBe(replicas);
     const writes = workloadWritesTo(since, kind === "Deployment" ? "deployments" : "statefulsets", name);
     expect(writes.map((w) => `${w.verb} ${w.objectRef?.subresource}`)).toEqual(["patch scale"]);
+  });
+
+  it("scales a Deployment up from zero replicas (a Scale omits replicas: 0)", async () => {
+    const { apps } = clientsFor("admin");
+    await apps.createNamespacedDeployment({ namespace: ns, body: deploymentBody("idle", "idle:1", 0) });
+    await createArf(
+      "healingintents",
+      ns,
+      intentBody("wake-idle", "scale", "Deployment", "idle", { parameters: { replicas: 2 } }),
+    );
+    await succeeded(ns, "wake-idle");
+    expect((await apps.readNamespacedDeployment({ namespace: ns, name: "idle" })).spec?.replicas).toBe(2);
   });
 });
 

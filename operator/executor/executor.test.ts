@@ -480,6 +480,16 @@ describe("scale", () => {
     ]);
   });
 
+  it("scales up from zero, which a Scale omits, on the resourceVersion read with it", async () => {
+    route("GET", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", metadata: { resourceVersion: "41" }, spec: {} }));
+    route("PATCH", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", spec: { replicas: 2 } }));
+    await executor.apply("ns", "Deployment", "web", { type: "scale", replicas: 2, expectedReplicas: 0 });
+    expect(writes()[0]?.body).toEqual([
+      { op: "test", path: "/metadata/resourceVersion", value: "41" },
+      { op: "add", path: "/spec/replicas", value: 2 },
+    ]);
+  });
+
   it("a 500 reading the scale is retried", async () => {
     route("GET", `${APPS}/deployments/web/scale`, { status: 500, body: status(500, "boom") });
     retryable(

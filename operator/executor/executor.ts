@@ -172,6 +172,7 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
           if (isNotFound(error)) throw new PermanentFailure(`${target} no longer exists`);
           throw error;
         });
+        if (desired.replicas === undefined) throw new PermanentFailure(`a scale of ${target} names no replicas`);
         const current = scale.spec?.replicas ?? 0;
         if (current === desired.replicas) return { kind: "done", message: `${target} has ${current} replicas` };
         // A resumed attempt whose scale landed and was then undone by someone must not scale again:
@@ -184,13 +185,9 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
             `${target} has ${current} replicas, not the ${desired.expectedReplicas} observed when the intent was decided; not scaling`,
           );
         }
-        // The test operation makes the API server refuse the write if replicas changed meanwhile.
         return {
           kind: "scale",
-          body: [
-            { op: "test", path: "/spec/replicas", value: desired.expectedReplicas },
-            { op: "replace", path: "/spec/replicas", value: desired.replicas },
-          ],
+          body: scalePatch(current, desired.replicas, scale.metadata?.resourceVersion),
           message: `scaled ${target} from ${current} to ${desired.replicas} replicas`,
         };
       }
@@ -425,10 +422,7 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         const params = {
           namespace,
           name,
-          body: [
-            { op: "test", path: "/spec/replicas", value: current },
-            { op: "replace", path: "/spec/replicas", value: snapshot.replicas },
-          ],
+          body: scalePatch(current, snapshot.replicas, workload.metadata?.resourceVersion),
           fieldManager: FIELD_MANAGER,
         };
         if (kind === "Deployment") await apps.patchNamespacedDeploymentScale(params, jsonPatch);
@@ -486,4 +480,22 @@ function replacesTemplateOnly(data: unknown): boolean {
     typeof d.spec.template === "object" &&
     d.spec.template.$patch === "replace"
   );
+}
+
+/**
+ * A JSON patch that sets a Scale's replicas only while they are still `current`,
+ * so the API server refuses the write if someone changed them meanwhile. A Scale
+ * omits `replicas: 0`, which no "test" can match and no "replace" can set, so
+ * from zero the precondition is the resourceVersion read with it, and "add" sets the field.
+ */
+export function scalePatch(current: number, replicas: number, resourceVersion: string | undefined): unknown[] {
+  if (current === 0 && resourceVersion)
+    return [
+      { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
+      { op: "add", path: "/spec/replicas", value: replicas },
+    ];
+  return [
+    { op: "test", path: "/spec/replicas", value: current },
+    { op: "replace", path: "/spec/replicas", value: replicas },
+  ];
 }
