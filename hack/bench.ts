@@ -42,9 +42,9 @@ const { values: options } = parseArgs({
   },
 });
 const quick = options.quick;
-const sizes = (options.sizes ?? (quick ? "100" : "100,1000,5000")).split(",").map(Number);
-const memorySizes = (options.memory ?? (quick ? "300" : "1000,10000")).split(",").map(Number);
-const windows = Number(options.windows ?? (quick ? 3 : 20));
+const sizes = (options.sizes ?? (quick ? "20" : "100,1000,5000")).split(",").map(Number);
+const memorySizes = (options.memory ?? (quick ? "40" : "1000,10000")).split(",").map(Number);
+const windows = Number(options.windows ?? (quick ? 1 : 20));
 const workloadsForMemory = quick ? 50 : 1000;
 const PROFILED_SIZE = 1000;
 const concurrency = 16;
@@ -73,19 +73,23 @@ async function inParallel(n: number, task: (i: number) => Promise<unknown>, widt
   return (performance.now() - start) / 1000;
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 600_000) {
+async function until<T>(
+  what: string | (() => string),
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 600_000,
+) {
   const deadline = Date.now() + timeoutMs;
   let nextReport = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const value = await Promise.resolve(check()).catch(() => undefined);
     if (value !== undefined) return value;
     if (Date.now() > nextReport) {
-      log(`still waiting for ${what}`);
+      log(`still waiting for ${typeof what === "string" ? what : what()}`);
       nextReport = Date.now() + 15_000;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
 }
 
 // --- the operator's route to the API server: through the counting proxy, as the token user arf-operator.
@@ -225,23 +229,30 @@ async function quiet(operator: RunningOperator, quietMs = 3000) {
   );
 }
 
-/** Watches intents in a namespace and records when each first satisfies a predicate. */
+/** Watches intents in a namespace (again whenever the server ends the watch) and records when each first satisfies a predicate. */
 function watchIntents(namespace: string, seen: (intent: any) => boolean) {
   const firstSeen = new Map<string, number>();
   const watch = new k8s.Watch(admin);
-  const request = watch.watch(
-    `/apis/arf.dev/v1alpha1/namespaces/${namespace}/healingintents`,
-    { allowWatchBookmarks: false },
-    (_type, object: any) => {
-      const name = object?.metadata?.name;
-      if (name && !firstSeen.has(name) && seen(object)) firstSeen.set(name, performance.now());
-    },
-    () => undefined,
-  );
+  let stopped = false;
+  let current: AbortController | undefined;
+  const start = async () => {
+    if (stopped) return;
+    current = await watch.watch(
+      `/apis/arf.dev/v1alpha1/namespaces/${namespace}/healingintents`,
+      {},
+      (_type, object: any) => {
+        const name = object?.metadata?.name;
+        if (name && !firstSeen.has(name) && seen(object)) firstSeen.set(name, performance.now());
+      },
+      () => void setTimeout(() => void start(), 100),
+    );
+  };
+  void start();
   return {
     firstSeen,
     async stop() {
-      (await request).abort();
+      stopped = true;
+      current?.abort();
     },
   };
 }
@@ -353,11 +364,16 @@ async function burst(mode: "advisory" | "autonomous", n: number): Promise<Burst>
     });
     createdAt.set(name, performance.now());
   });
-  await until(`${n} decisions`, () => (decided.firstSeen.size >= n ? true : undefined));
+  await until(
+    () => `${n} decisions (${decided.firstSeen.size} seen)`,
+    () => (decided.firstSeen.size >= n ? true : undefined),
+  );
   const finished = Math.max(...decided.firstSeen.values());
   const latencies = [...createdAt.entries()].map(([name, at]) => ((decided.firstSeen.get(name) as number) - at) / 1000);
   await quiet(operator);
   await decided.stop();
+  // Stopped first: Events still queued go out at shutdown, and belong to this burst.
+  await operator.stop();
   const counts = proxy.take();
   const phases: Record<string, number> = {};
   for (const i of ((await custom.listNamespacedCustomObject({ ...arf, namespace, plural: "healingintents" })) as any)
@@ -365,7 +381,6 @@ async function burst(mode: "advisory" | "autonomous", n: number): Promise<Burst>
     phases[i.status?.phase ?? "none"] = (phases[i.status?.phase ?? "none"] ?? 0) + 1;
 
   // A restart with nothing changed should write nothing.
-  await operator.stop();
   let restart: { writes: number; requests: Record<string, number> } | undefined;
   if (n === Math.max(...sizes)) {
     const again = await startOperator();
@@ -389,7 +404,10 @@ async function burst(mode: "advisory" | "autonomous", n: number): Promise<Burst>
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
   });
-  await until(`${n} baseline writes`, () => (written.firstSeen.size >= n ? true : undefined));
+  await until(
+    () => `${n} baseline writes (${written.firstSeen.size} seen)`,
+    () => (written.firstSeen.size >= n ? true : undefined),
+  );
   const baseFinished = Math.max(...written.firstSeen.values());
   const baseLatencies = [...issuedAt.entries()].map(
     ([name, at]) => ((written.firstSeen.get(name) as number) - at) / 1000,

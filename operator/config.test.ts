@@ -7,7 +7,7 @@ describe("loadConfig", () => {
   it("applies defaults", () => {
     const config = loadConfig([], {});
     expect(config).toMatchObject({
-      workers: 2,
+      workers: 8,
       leaderElect: true,
       leaseDuration: 15_000,
       renewDeadline: 10_000,

@@ -37,7 +37,8 @@ export const ConfigSchema = z.strictObject({
   context: z.string().optional(),
   httpHost: z.string().default("0.0.0.0"),
   httpPort: int(8080, 0, 65535),
-  workers: int(2, 1, 64),
+  // Reconciles wait on the API server, not the CPU: several run at once (one per key; actions are serialised per target).
+  workers: int(8, 1, 64),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   watchNamespace: z.string().optional(),
   leaderElect: bool(true),

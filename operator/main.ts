@@ -136,7 +136,13 @@ async function main(): Promise<void> {
     (plural, status) => withGitOpsConditions(plural, status, clock.now()),
   );
   const revisions = kubeRevisionReader(kc);
-  const events = kubeEventRecorder(kc, "arf-operator", config.identity);
+  let droppedEvents = 0;
+  const events = kubeEventRecorder(kc, "arf-operator", config.identity, {
+    onError: (error) => log.warn({ err: String(error) }, "could not record an event"),
+    onDrop: () => {
+      if (droppedEvents++ % 100 === 0) log.warn({ dropped: droppedEvents }, "event backlog full: dropping events");
+    },
+  });
   let elector: LeaderElector | undefined;
   // --- leadership (runtime/leader.ts): `leadership.assertLeader()` throws
   // NotLeaderError unless this replica leads right now (by the monotonic renew
@@ -394,6 +400,8 @@ async function main(): Promise<void> {
     const finished = await Promise.all(controllers.map((c) => c.stop(config.shutdownTimeout)));
     if (finished.includes(false)) log.warn("shutdown deadline passed with reconciles still in flight");
     await elector?.stop();
+    // Events still queued go out (bounded) after the lease is released, so a successor need not wait.
+    await events.flush(2000);
     license.stop();
     await Promise.all(allInformers.map((i) => i.stop()));
     server.close();

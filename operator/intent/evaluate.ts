@@ -205,6 +205,14 @@ function transitionEvents(previous: HealingIntentStatus | undefined, next: Heali
       );
     }
   }
+  // One Event per decision, not two: a policy resolved in the same pass as the
+  // recommendation is told in the recommendation's Event (each Event is a write).
+  const recommended = events.find((e) => e.reason === "Recommended");
+  const policy = events.find((e) => e.type === "Normal" && (e.reason === "PolicyMatched" || e.reason === "NoPolicy"));
+  if (recommended && policy) {
+    recommended.message = `${recommended.message}; ${policy.message}`;
+    events.splice(events.indexOf(policy), 1);
+  }
   return events;
 }
 

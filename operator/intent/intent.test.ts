@@ -328,6 +328,19 @@ describe("evaluateIntent", () => {
     expect(events.map((e) => e.reason)).toContain("Recommended");
   });
 
+  it("tells a decision in one Event: the policy resolved with it goes into the recommendation's", () => {
+    const { events } = evaluateIntent(observation("2026-11-21T10:00:00Z"));
+    expect(events).toEqual([
+      {
+        type: "Normal",
+        reason: "Recommended",
+        message: expect.stringMatching(
+          /^deployment\/web replicas 3 -> 6; .*ApprovalPolicy|^deployment\/web replicas 3 -> 6; .*polic/,
+        ),
+      },
+    ]);
+  });
+
   it("does not change settled status when re-evaluated later (no flapping)", () => {
     const first = evaluateIntent(observation("2026-11-21T10:00:00Z")).status;
     const again = evaluateIntent(observation("2026-11-21T11:00:00Z", first));

@@ -92,34 +92,81 @@ export function kubeStatusWriter(
   };
 }
 
-export function kubeEventRecorder(kc: k8s.KubeConfig, component: string, instance: string): EventRecorder {
-  const api = kc.makeApiClient(k8s.CoreV1Api);
+/**
+ * Events are sent in the background, as client-go's broadcaster sends them: a
+ * reconcile never waits on one (they are a second write per decision), a few go
+ * out at once, and beyond a bounded backlog the newest are dropped and counted
+ * rather than held in memory. flush() waits (bounded) for the backlog at shutdown.
+ */
+export function kubeEventRecorder(
+  kc: k8s.KubeConfig,
+  component: string,
+  instance: string,
+  options: { concurrency?: number; backlog?: number; onError?: (error: unknown) => void; onDrop?: () => void } = {},
+): EventRecorder & { flush(timeoutMs: number): Promise<void> } {
+  const send = sendEvent(kc.makeApiClient(k8s.CoreV1Api), component, instance);
+  const concurrency = options.concurrency ?? 4;
+  const backlog = options.backlog ?? 5000;
+  const pending: Array<() => Promise<void>> = [];
+  let inFlight = 0;
+  const idle: Array<() => void> = [];
+  const pump = () => {
+    while (inFlight < concurrency && pending.length > 0) {
+      const next = pending.shift() as () => Promise<void>;
+      inFlight++;
+      void next()
+        .catch((error) => options.onError?.(error))
+        .finally(() => {
+          inFlight--;
+          pump();
+        });
+    }
+    if (inFlight === 0 && pending.length === 0) for (const resolve of idle.splice(0)) resolve();
+  };
   return {
     async record(object, type, reason, message) {
-      const now = new Date();
-      await api.createNamespacedEvent({
-        namespace: object.namespace,
-        body: {
-          metadata: { generateName: `${object.name}.` },
-          involvedObject: {
-            kind: object.kind,
-            apiVersion: object.apiVersion,
-            namespace: object.namespace,
-            name: object.name,
-            uid: object.uid,
-          },
-          type,
-          reason,
-          message: message.slice(0, 1024),
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-          source: { component },
-          reportingComponent: component,
-          reportingInstance: instance,
-        },
+      if (pending.length >= backlog) {
+        options.onDrop?.();
+        return;
+      }
+      pending.push(() => send(object, type, reason, message));
+      pump();
+    },
+    flush(timeoutMs) {
+      if (inFlight === 0 && pending.length === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        idle.push(resolve);
+        setTimeout(resolve, timeoutMs).unref();
       });
     },
+  };
+}
+
+function sendEvent(api: k8s.CoreV1Api, component: string, instance: string) {
+  return async (object: ObjectRef, type: "Normal" | "Warning", reason: string, message: string) => {
+    const now = new Date();
+    await api.createNamespacedEvent({
+      namespace: object.namespace,
+      body: {
+        metadata: { generateName: `${object.name}.` },
+        involvedObject: {
+          kind: object.kind,
+          apiVersion: object.apiVersion,
+          namespace: object.namespace,
+          name: object.name,
+          uid: object.uid,
+        },
+        type,
+        reason,
+        message: message.slice(0, 1024),
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+        source: { component },
+        reportingComponent: component,
+        reportingInstance: instance,
+      },
+    });
   };
 }
 
