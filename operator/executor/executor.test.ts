@@ -480,13 +480,39 @@ describe("scale", () => {
     ]);
   });
 
-  it("scales up from zero, which a Scale omits, on the resourceVersion read with it", async () => {
+  it("scales up from zero, which a Scale omits, testing that its spec is still empty", async () => {
     route("GET", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", metadata: { resourceVersion: "41" }, spec: {} }));
     route("PATCH", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", spec: { replicas: 2 } }));
     await executor.apply("ns", "Deployment", "web", { type: "scale", replicas: 2, expectedReplicas: 0 });
     expect(writes()[0]?.body).toEqual([
-      { op: "test", path: "/metadata/resourceVersion", value: "41" },
+      { op: "test", path: "/spec", value: {} },
       { op: "add", path: "/spec/replicas", value: 2 },
+    ]);
+  });
+
+  const withReplicas = (replicas: number) => {
+    const d = deployment("web:2");
+    d.spec.replicas = replicas;
+    return d;
+  };
+
+  it("an undo never scales over replicas that moved since the action (an autoscaler, a person)", async () => {
+    route("GET", `${APPS}/deployments/web`, ok(withReplicas(7)));
+    const error = await failure(
+      executor.restore("ns", "Deployment", "web", { replicas: 2 }, undefined, { replicas: 4 }),
+    );
+    expect(error).toBeInstanceOf(PermanentFailure);
+    expect(error.message).toContain("has 7 replicas, not the 4 the action left; not undoing");
+    expect(writes()).toEqual([]);
+  });
+
+  it("an undo restores replicas from zero, testing that the Scale's spec is still empty", async () => {
+    route("GET", `${APPS}/deployments/web`, ok(withReplicas(0)));
+    route("PATCH", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", spec: { replicas: 3 } }));
+    await executor.restore("ns", "Deployment", "web", { replicas: 3 }, undefined, { replicas: 0 });
+    expect(writes()[0]?.body).toEqual([
+      { op: "test", path: "/spec", value: {} },
+      { op: "add", path: "/spec/replicas", value: 3 },
     ]);
   });
 

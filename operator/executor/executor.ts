@@ -187,7 +187,7 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         }
         return {
           kind: "scale",
-          body: scalePatch(current, desired.replicas, scale.metadata?.resourceVersion),
+          body: scalePatch(current, desired.replicas),
           message: `scaled ${target} from ${current} to ${desired.replicas} replicas`,
         };
       }
@@ -418,11 +418,17 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         const current = (workload.spec as { replicas?: number }).replicas ?? 1;
         if (current === snapshot.replicas)
           return { changed: false, message: `${target} already has ${current} replicas` };
+        // Replicas moved since the action (an autoscaler, a person): never undo over that.
+        if (expected.replicas !== undefined && current !== expected.replicas) {
+          throw new PermanentFailure(
+            `${target} has ${current} replicas, not the ${expected.replicas} the action left; not undoing over a newer change`,
+          );
+        }
         beforeWrite?.();
         const params = {
           namespace,
           name,
-          body: scalePatch(current, snapshot.replicas, workload.metadata?.resourceVersion),
+          body: scalePatch(current, snapshot.replicas),
           fieldManager: FIELD_MANAGER,
         };
         if (kind === "Deployment") await apps.patchNamespacedDeploymentScale(params, jsonPatch);
@@ -485,13 +491,14 @@ function replacesTemplateOnly(data: unknown): boolean {
 /**
  * A JSON patch that sets a Scale's replicas only while they are still `current`,
  * so the API server refuses the write if someone changed them meanwhile. A Scale
- * omits `replicas: 0`, which no "test" can match and no "replace" can set, so
- * from zero the precondition is the resourceVersion read with it, and "add" sets the field.
+ * omits `replicas: 0` (its spec is then empty), which no "test" of the field can
+ * match and no "replace" can set: from zero the test is of the empty spec, and
+ * "add" sets the field.
  */
-export function scalePatch(current: number, replicas: number, resourceVersion: string | undefined): unknown[] {
-  if (current === 0 && resourceVersion)
+export function scalePatch(current: number, replicas: number): unknown[] {
+  if (current === 0)
     return [
-      { op: "test", path: "/metadata/resourceVersion", value: resourceVersion },
+      { op: "test", path: "/spec", value: {} },
       { op: "add", path: "/spec/replicas", value: replicas },
     ];
   return [

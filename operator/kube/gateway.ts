@@ -129,7 +129,10 @@ export function kubeEventRecorder(
         options.onDrop?.();
         return;
       }
-      pending.push(() => send(object, type, reason, message));
+      // The time it happened, not the time it was sent; and no more text than an Event keeps.
+      const at = new Date();
+      const text = message.slice(0, 1024);
+      pending.push(() => send(object, type, reason, text, at));
       pump();
     },
     flush(timeoutMs) {
@@ -143,8 +146,7 @@ export function kubeEventRecorder(
 }
 
 function sendEvent(api: k8s.CoreV1Api, component: string, instance: string) {
-  return async (object: ObjectRef, type: "Normal" | "Warning", reason: string, message: string) => {
-    const now = new Date();
+  return async (object: ObjectRef, type: "Normal" | "Warning", reason: string, message: string, now: Date) => {
     await api.createNamespacedEvent({
       namespace: object.namespace,
       body: {
