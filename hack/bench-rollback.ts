@@ -8,12 +8,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { TestExporter, TestPrometheus } from "../e2e/support/prometheus.ts";
 import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
 
 const windows = Number(process.argv[2] ?? 20);
+// Where the report goes (hack/bench.ts passes its own, so a smoke run leaves the committed one alone).
+const reportPath = process.argv[3];
 const checkInterval = "1s";
 const root = join(import.meta.dirname, "..");
 const kubeconfig = process.env.KUBECONFIG as string;
@@ -175,8 +177,9 @@ try {
     reactionSeconds: { p50: pct(50), p95: pct(95), max: sorted.at(-1) },
     note: "from the measurement that reached the failure limit to the undo's write; peers: 60-90 s",
   };
-  mkdirSync(join(root, "bench"), { recursive: true });
-  writeFileSync(join(root, "bench", "rollback-report.json"), `${JSON.stringify(report, null, 2)}\n`);
+  const out = reportPath ?? join(root, "bench", "rollback-report.json");
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`auto-rollback reaction over ${report.windows} windows (check interval ${checkInterval}):`);
   console.log(
     `  p50 ${report.reactionSeconds.p50.toFixed(3)} s   p95 ${report.reactionSeconds.p95.toFixed(3)} s   max ${(report.reactionSeconds.max ?? Number.NaN).toFixed(3)} s`,
