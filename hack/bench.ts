@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the benchmark reads untyped JSON (watch events, reports, API lists)
 // The operator's benchmark. Every figure stands beside a baseline measured in
 // the same run on the same API server (these machines are noisy: compare
 // ratios, not seconds). Prints a table, writes bench/report.json, asserts nothing.

@@ -51,7 +51,7 @@ export class CountingProxy {
   }
 
   async start(): Promise<void> {
-    this.server = createServer((request: IncomingMessage, response) => {
+    const server = createServer((request: IncomingMessage, response) => {
       const key = classify(request.method ?? "GET", request.url ?? "/");
       this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
       const upstream = httpsRequest(
@@ -74,8 +74,9 @@ export class CountingProxy {
       request.pipe(upstream);
       response.on("close", () => upstream.destroy());
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
-    this.port = (this.server?.address() as AddressInfo).port;
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.port = (server.address() as AddressInfo).port;
   }
 
   /** Counts since the last reset, and starts counting afresh. */
