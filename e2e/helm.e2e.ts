@@ -24,16 +24,12 @@ afterAll(async () => {
   }
 });
 
-async function render(edition: string) {
-  const { stdout } = await run(inject("helm"), [
-    "template",
-    "arf",
-    chart,
-    "--kube-version",
-    "1.35.0",
-    "--set",
-    `edition=${edition}`,
-  ]);
+/** `helm template` of the chart with --set values (rejects with stderr when the chart refuses them). */
+const template = (...sets: string[]) =>
+  run(inject("helm"), ["template", "arf", chart, "--kube-version", "1.35.0", ...sets.flatMap((set) => ["--set", set])]);
+
+async function render(edition: string, ...sets: string[]) {
+  const { stdout } = await template(`edition=${edition}`, ...sets);
   return parseAllDocuments(stdout)
     .map((d) => d.toJS())
     .filter(Boolean);
@@ -47,43 +43,16 @@ describe("the Helm chart", () => {
     for (const edition of ["oss", "licensed"]) {
       await run(inject("helm"), ["lint", chart, "--kube-version", "1.35.0", "--set", `edition=${edition}`]);
     }
-    const failure = await run(inject("helm"), [
-      "template",
-      "arf",
-      chart,
-      "--kube-version",
-      "1.35.0",
-      "--set",
-      "edition=enterprise",
-    ]).catch((e) => e);
+    const failure = await template("edition=enterprise").catch((e) => e);
     expect(String(failure.stderr)).toContain('edition must be oss or licensed, not "enterprise"');
   });
 
   it("never runs two operators at once without leader election", async () => {
-    const refused = await run(inject("helm"), [
-      "template",
-      "arf",
-      chart,
-      "--kube-version",
-      "1.35.0",
-      "--set",
-      "leaderElection.enabled=false",
-    ]).catch((e) => e);
+    const refused = await template("leaderElection.enabled=false").catch((e) => e);
     expect(String(refused.stderr)).toContain("replicas must be 1 when leaderElection.enabled is false");
-    const { stdout } = await run(inject("helm"), [
-      "template",
-      "arf",
-      chart,
-      "--kube-version",
-      "1.35.0",
-      "--set",
-      "leaderElection.enabled=false",
-      "--set",
-      "replicas=1",
-    ]);
-    const deployment = parseAllDocuments(stdout)
-      .map((d) => d.toJS())
-      .find((d) => d?.kind === "Deployment");
+    const deployment = (await render("oss", "leaderElection.enabled=false", "replicas=1")).find(
+      (d) => d.kind === "Deployment",
+    );
     expect(deployment.spec.strategy.type).toBe("Recreate");
     expect((await render("oss")).find((d) => d.kind === "Deployment").spec.strategy.type).toBe("RollingUpdate");
   });

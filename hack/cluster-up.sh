@@ -172,24 +172,6 @@ write_kubeconfig "$dir/kube-controller-manager.kubeconfig" arf-kube-controller-m
 write_kubeconfig "$dir/kube-scheduler.kubeconfig" arf-kube-scheduler
 write_kubeconfig "$dir/kwok.kubeconfig" arf-kwok-controller
 
-start() { # name command...
-  local name="$1"; shift
-  # Keep the exact command, so hack/restart-component.sh can restart it (failure tests).
-  mkdir -p "$dir/cmd" && printf '%q ' "$@" >"$dir/cmd/$name"
-  nohup "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
-  echo $! >"$dir/pids/$name.pid"
-}
-# Waits for a check to pass, failing fast if the process died.
-wait_for() { # name seconds description check...
-  local name="$1" seconds="$2" what="$3"; shift 3
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$(cat "$dir/pids/$name.pid")" 2>/dev/null || die "$name exited while waiting for $what; see $dir/logs/$name.log"
-    ((SECONDS < deadline)) || die "timed out after ${seconds}s waiting for $what; see $dir/logs/$name.log"
-    sleep 0.5
-  done
-}
-
 log "starting etcd on 127.0.0.1:$ETCD_PORT"
 start etcd "$(etcd_bin_dir)/etcd" --name arf --data-dir "$dir/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \

@@ -37,3 +37,24 @@ free_port() {
     ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return 0; }
   done
 }
+
+# Starts one component of the local cluster in the background, keeping its
+# exact command (hack/restart-component.sh restarts it), log and pid under
+# $ARF_CLUSTER_DIR, so cluster-down.sh can stop it.   start name command...
+start() {
+  local name="$1"; shift
+  mkdir -p "$ARF_CLUSTER_DIR/cmd" && printf '%q ' "$@" >"$ARF_CLUSTER_DIR/cmd/$name"
+  nohup "$@" </dev/null >"$ARF_CLUSTER_DIR/logs/$name.log" 2>&1 &
+  echo $! >"$ARF_CLUSTER_DIR/pids/$name.pid"
+}
+
+# Waits for a check to pass, failing fast if the component died.   wait_for name seconds description check...
+wait_for() {
+  local name="$1" seconds="$2" what="$3"; shift 3
+  local deadline=$((SECONDS + seconds)) log="$ARF_CLUSTER_DIR/logs/$name.log"
+  until "$@" >/dev/null 2>&1; do
+    kill -0 "$(cat "$ARF_CLUSTER_DIR/pids/$name.pid")" 2>/dev/null || die "$name exited while waiting for $what; see $log"
+    ((SECONDS < deadline)) || die "timed out after ${seconds}s waiting for $what; see $log"
+    sleep 0.5
+  done
+}

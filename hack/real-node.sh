@@ -203,22 +203,6 @@ conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeou
 EOF
 }
 
-start() { # name command... (same bookkeeping as cluster-up.sh, so cluster-down.sh stops it)
-  local name="$1"; shift
-  printf '%q ' "$@" >"$dir/cmd/$name"
-  nohup "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
-  echo $! >"$dir/pids/$name.pid"
-}
-wait_for() { # name seconds description check...
-  local name="$1" seconds="$2" what="$3"; shift 3
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    kill -0 "$(cat "$dir/pids/$name.pid")" 2>/dev/null || die "$name exited while waiting for $what; see $dir/logs/$name.log"
-    ((SECONDS < deadline)) || die "timed out after ${seconds}s waiting for $what; see $dir/logs/$name.log"
-    sleep 0.5
-  done
-}
-
 # Imports every image hack/build-images.sh built (a running node takes a rebuilt image this way).
 import_images() {
   local ref archive
