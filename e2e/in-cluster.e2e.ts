@@ -66,7 +66,7 @@ async function installEdition(verb: "install" | "upgrade", edition: "oss" | "lic
     // A long lease: a successor that takes over well within it proves the old leader released it.
     `leaderElection.leaseDuration=${LEASE_SECONDS}s,leaderElection.renewDeadline=20s,leaderElection.retryPeriod=1s`,
     "--set-file",
-    `license.publicKey=${keyFile}`,
+    `license.unsafePublicKeyOverride=${keyFile}`,
     ...realNodeHelmSets.flatMap((set) => ["--set", set]),
   ]);
   console.log(`helm ${verb} ${edition}: Available in ${((Date.now() - started) / 1000).toFixed(1)} s`);

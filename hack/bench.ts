@@ -180,7 +180,7 @@ async function startOperator(
       "--leader-elect=false",
       "--log-level=warn",
       "--license-secret=arf-system/arf-license",
-      `--license-public-key=${join(work, "public.pem")}`,
+      `--unsafe-license-public-key-override=${join(work, "public.pem")}`,
       "--license-check-interval=1s",
     ],
     { stdio: ["ignore", logFd, logFd] },

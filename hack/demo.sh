@@ -121,7 +121,7 @@ mkdir -p "$ARF_CACHE/demo-keys"
 helm_args=(arf charts/arf-operator --namespace arf-system --wait --timeout 180s
   --set-json 'nodeSelector={"arf.dev/node":"real"}'
   --set-json 'tolerations=[{"key":"arf.dev/node","operator":"Equal","value":"real","effect":"NoSchedule"}]'
-  --set "prometheusUrl=$prom" --set-file "license.publicKey=$ARF_CACHE/demo-keys/public.pem")
+  --set "prometheusUrl=$prom" --set-file "license.unsafePublicKeyOverride=$ARF_CACHE/demo-keys/public.pem")
 helm install "${helm_args[@]}" --create-namespace --set edition=oss >/dev/null
 say "$(kubectl -n arf-system get pods -l app.kubernetes.io/name=arf-operator --no-headers | awk '{print $2}' | grep -c 1/1)/2 operator Pods Ready, image $(kubectl -n arf-system get deployment arf-operator -o jsonpath='{.spec.template.spec.containers[0].image}')"
 kubectl -n shop create role intents --verb=get,list,watch,create,patch --resource=healingintents.arf.dev >/dev/null

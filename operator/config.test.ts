@@ -39,9 +39,23 @@ describe("loadConfig", () => {
       {},
       "invalid setting --license-secret (ARF_LICENSE_SECRET): must be NAMESPACE/NAME",
     ],
+    // The removed setting that replaced the vendor key quietly is refused by name, as a flag or in the environment.
+    [["--license-public-key=/k.pem"], {}, "--license-public-key (ARF_LICENSE_PUBLIC_KEY) was removed"],
+    [["--license-public-key", "/k.pem"], {}, "set --unsafe-license-public-key-override"],
+    [[], { ARF_LICENSE_PUBLIC_KEY: "x" }, "--license-public-key (ARF_LICENSE_PUBLIC_KEY) was removed"],
   ] as const)("rejects %j %j with a message naming the setting", (argv, env, message) => {
     expect(() => loadConfig([...argv], env)).toThrow(ConfigError);
     expect(() => loadConfig([...argv], env)).toThrow(message);
+  });
+
+  it("takes the license key override under its own, loud name", () => {
+    expect(loadConfig(["--unsafe-license-public-key-override=/k.pem"], {}).unsafeLicensePublicKeyOverride).toBe(
+      "/k.pem",
+    );
+    expect(loadConfig([], { ARF_UNSAFE_LICENSE_PUBLIC_KEY_OVERRIDE: "/k.pem" }).unsafeLicensePublicKeyOverride).toBe(
+      "/k.pem",
+    );
+    expect(loadConfig([], {}).unsafeLicensePublicKeyOverride).toBeUndefined();
   });
 
   it("reports every bad setting at once", () => {

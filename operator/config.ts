@@ -65,8 +65,13 @@ export const ConfigSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, "must be NAMESPACE/NAME")
     .optional(),
-  /** The vendor's Ed25519 public key: PEM text, or the path of a PEM file. */
-  licensePublicKey: z.string().optional(),
+  /**
+   * Replaces the vendor's Ed25519 public key (shipped in the image) with another:
+   * PEM text, or the path of a PEM file. Whoever holds the matching private key
+   * can then issue licenses, so the name says it; the operator logs a warning
+   * at start and reports the key's fingerprint in arf_license_public_key_info.
+   */
+  unsafeLicensePublicKeyOverride: z.string().optional(),
   licenseCheckInterval: durationMs("10s"),
   /** Test-only fault injection; never set in production. */
   faultInjection: z.enum(["none", "crash-after-action"]).default("none"),
@@ -88,12 +93,23 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   }
   if (raw.kubeconfig === undefined && env.KUBECONFIG) raw.kubeconfig = env.KUBECONFIG;
   const errors: string[] = [];
+  // The old setting replaced the vendor key without saying so; refuse it by name rather than ignore it.
+  if (env.ARF_LICENSE_PUBLIC_KEY !== undefined || argv.some((arg) => arg.split("=")[0] === "--license-public-key")) {
+    errors.push(
+      "--license-public-key (ARF_LICENSE_PUBLIC_KEY) was removed: the vendor's key ships in the image; " +
+        "to replace it, set --unsafe-license-public-key-override (ARF_UNSAFE_LICENSE_PUBLIC_KEY_OVERRIDE)",
+    );
+  }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.includes("=")
       ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
       : [arg, undefined];
     const key = byFlag.get(flag);
+    if (flag === "--license-public-key") {
+      if (inline === undefined && argv[i + 1] !== undefined && !argv[i + 1]?.startsWith("--")) i++;
+      continue;
+    }
     if (!key) {
       errors.push(`unknown flag ${flag}`);
       continue;

@@ -1,7 +1,6 @@
 // The operator process: configuration, informers, controllers, leader
 // election, the HTTP server, and graceful shutdown.
 
-import { readFileSync } from "node:fs";
 import * as k8s from "@kubernetes/client-node";
 import { APPROVALS_POLICY_NAME } from "./api/admission.ts";
 import { GROUP, VERSION, type WorkloadKind } from "./api/index.ts";
@@ -28,7 +27,7 @@ import {
 } from "./kube/gateway.ts";
 import { KeyedMutex } from "./lib/keyed-mutex.ts";
 import { withGitOpsConditions } from "./lib/kstatus.ts";
-import { parsePublicKey } from "./license/license.ts";
+import { type LicensePublicKey, licensePublicKey, VENDOR_PUBLIC_KEY_PATH } from "./license/license.ts";
 import { LicenseManager, secretLicenseSource } from "./license/manager.ts";
 import { createLogger } from "./log.ts";
 import { OperatorMetrics } from "./metrics.ts";
@@ -311,24 +310,26 @@ async function main(): Promise<void> {
   log.info({ address }, "serving /healthz, /readyz and /metrics");
 
   // --- license: verified offline; a change switches the edition without a restart.
-  let publicKey: ReturnType<typeof parsePublicKey> | undefined;
-  if (config.licensePublicKey) {
-    const pem = config.licensePublicKey.includes("-----BEGIN")
-      ? config.licensePublicKey
-      : readFileSync(config.licensePublicKey, "utf8");
-    try {
-      publicKey = parsePublicKey(pem);
-    } catch (error) {
-      process.stderr.write(
-        `arf-operator: configuration error:\ninvalid setting --license-public-key (ARF_LICENSE_PUBLIC_KEY): not a PEM public key (${String(error)})\n`,
-      );
-      process.exit(2);
-    }
+  let publicKey: LicensePublicKey;
+  try {
+    publicKey = licensePublicKey(config.unsafeLicensePublicKeyOverride);
+  } catch (error) {
+    process.stderr.write(
+      `arf-operator: configuration error:\ninvalid setting ${config.unsafeLicensePublicKeyOverride ? "--unsafe-license-public-key-override (ARF_UNSAFE_LICENSE_PUBLIC_KEY_OVERRIDE)" : `the vendor key ${VENDOR_PUBLIC_KEY_PATH}`}: not an Ed25519 PEM public key (${String(error)})\n`,
+    );
+    process.exit(2);
   }
+  metrics.licensePublicKey.set({ source: publicKey.source, fingerprint: publicKey.fingerprint }, 1);
+  if (publicKey.source === "override") {
+    log.warn(
+      { fingerprint: publicKey.fingerprint },
+      "LICENSE PUBLIC KEY OVERRIDDEN: licenses are verified against the key from --unsafe-license-public-key-override, not the vendor's; whoever holds its private key can issue licenses",
+    );
+  } else log.info({ fingerprint: publicKey.fingerprint }, "licenses are verified against the vendor's public key");
   const [secretNamespace, secretName] = config.licenseSecret?.split("/") ?? [];
   const license = new LicenseManager(
     config.licenseSecret ? secretLicenseSource(kc, secretNamespace as string, secretName as string) : undefined,
-    publicKey,
+    publicKey.key,
     config.licenseSecret ? { namespace: secretNamespace as string, name: secretName as string } : undefined,
     { clock, log, metrics, events },
     async (state) => {

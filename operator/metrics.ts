@@ -83,6 +83,12 @@ export class OperatorMetrics {
     help: "When the license in force expires, as a Unix timestamp; 0 without one.",
     registers: [this.registry],
   });
+  readonly licensePublicKey = new Gauge({
+    name: "arf_license_public_key_info",
+    help: 'The key licenses are verified against: source "vendor" (shipped in the image) or "override" (--unsafe-license-public-key-override), and its SHA-256 fingerprint. Always 1.',
+    labelNames: ["source", "fingerprint"] as const,
+    registers: [this.registry],
+  });
   readonly executions = new Counter({
     name: "arf_executions_total",
     help: "Actions performed on workloads, per action and result.",

@@ -63,7 +63,7 @@ export class TestLicenses {
   args(checkInterval = "1s"): string[] {
     return [
       `--license-secret=${OPERATOR_NAMESPACE}/${LICENSE_SECRET}`,
-      `--license-public-key=${this.publicKeyPath}`,
+      `--unsafe-license-public-key-override=${this.publicKeyPath}`,
       `--license-check-interval=${checkInterval}`,
     ];
   }

@@ -1,5 +1,15 @@
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { generateKeyPair, issueLicense, type LicensePayload, parsePublicKey, verifyLicense } from "./license.ts";
+import {
+  generateKeyPair,
+  issueLicense,
+  type LicensePayload,
+  licensePublicKey,
+  parsePublicKey,
+  VENDOR_PUBLIC_KEY_PATH,
+  verifyLicense,
+} from "./license.ts";
 
 const keys = generateKeyPair();
 const otherKeys = generateKeyPair();
@@ -52,5 +62,33 @@ describe("verifyLicense", () => {
       const result = verifyLicense(value, publicKey, "uid-1", now);
       expect(JSON.stringify(result)).not.toContain(value.split(".")[2]);
     }
+  });
+});
+
+describe("licensePublicKey", () => {
+  it("defaults to the vendor key shipped beside the code", () => {
+    const vendor = licensePublicKey(undefined);
+    expect(vendor.source).toBe("vendor");
+    expect(vendor.key.export({ type: "spki", format: "pem" })).toBe(readFileSync(VENDOR_PUBLIC_KEY_PATH, "utf8"));
+    // A license signed by a test key is not valid against the vendor's key.
+    expect(verifyLicense(token(), vendor.key, undefined, now).state).toBe("Tampered");
+  });
+
+  it("takes an override as PEM text or a file, and names it as such with a fingerprint", () => {
+    const inline = licensePublicKey(keys.publicKeyPem);
+    const fromFile = licensePublicKey("/keys/public.pem", ((path: string) => {
+      expect(path).toBe("/keys/public.pem");
+      return keys.publicKeyPem;
+    }) as never);
+    expect(inline.source).toBe("override");
+    expect(fromFile.fingerprint).toBe(inline.fingerprint);
+    expect(inline.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(inline.fingerprint).not.toBe(licensePublicKey(undefined).fingerprint);
+    expect(verifyLicense(token(), inline.key, undefined, now).state).toBe("Valid");
+  });
+
+  it("refuses a key that is not Ed25519", () => {
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" });
+    expect(() => licensePublicKey(rsa.toString())).toThrow(/Ed25519 public key is required, this is rsa/);
   });
 });

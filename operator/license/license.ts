@@ -2,7 +2,17 @@
 // base64url; the signature is Ed25519 (Node's crypto, nothing home-made) over
 // the ASCII bytes "arf1.<payload>". Verification is offline against the
 // vendor's public key, and pure: the clock and the cluster's identity are inputs.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 const PREFIX = "arf1";
@@ -41,8 +51,42 @@ export function issueLicense(payload: LicensePayload, privateKeyPem: string): st
   return `${body}.${signature.toString("base64url")}`;
 }
 
+/** Parses an Ed25519 public key (PEM); any other key type is refused, not silently accepted. */
 export function parsePublicKey(pem: string): KeyObject {
-  return createPublicKey(pem);
+  const key = createPublicKey(pem);
+  if (key.asymmetricKeyType !== "ed25519") {
+    throw new Error(`an Ed25519 public key is required, this is ${key.asymmetricKeyType ?? "not an asymmetric key"}`);
+  }
+  return key;
+}
+
+/** The vendor's public key, shipped in the image beside this file: the default every license is verified against. */
+export const VENDOR_PUBLIC_KEY_PATH = fileURLToPath(new URL("./vendor-public-key.pem", import.meta.url));
+
+export interface LicensePublicKey {
+  key: KeyObject;
+  /** "vendor" (shipped in the image) or "override" (an explicit, unsafe setting). */
+  source: "vendor" | "override";
+  /** SHA-256 of the key's DER encoding: which key is in use, without the key itself. */
+  fingerprint: string;
+}
+
+/**
+ * The key licenses are verified against: the vendor's, unless the override (PEM
+ * text or a PEM file's path) is set. Throws, naming the cause, on a bad key.
+ */
+export function licensePublicKey(override: string | undefined, readFile = readFileSync): LicensePublicKey {
+  const source = override ? "override" : "vendor";
+  const pem = override
+    ? override.includes("-----BEGIN")
+      ? override
+      : readFile(override, "utf8")
+    : readFile(VENDOR_PUBLIC_KEY_PATH, "utf8");
+  const key = parsePublicKey(pem);
+  const fingerprint = createHash("sha256")
+    .update(key.export({ type: "spki", format: "der" }))
+    .digest("hex");
+  return { key, source, fingerprint };
 }
 
 export function verifyLicense(
@@ -51,7 +95,7 @@ export function verifyLicense(
   clusterUID: string | undefined,
   now: Date,
 ): LicenseState {
-  if (!publicKey) return { state: "NoPublicKey", reason: "no license public key is configured (--license-public-key)" };
+  if (!publicKey) return { state: "NoPublicKey", reason: "no license public key is loaded" };
   if (token === undefined || token.trim() === "") return { state: "Missing", reason: "no license token found" };
   const parts = token.trim().split(".");
   if (parts.length !== 3 || parts[0] !== PREFIX) {
