@@ -80,6 +80,60 @@ build_kwok() {
   done >"$out/stages.yaml"
 }
 
+# Flux's controllers carry replace directives (a local ./api, pinned forks),
+# which `go install` refuses. A wrapper module per controller requires it and
+# copies its non-local replaces; each controller's CRDs come from its own
+# module, so the CRDs always match the binaries.
+# A module's replace directives, single-line and blocks verbatim (blocks may hold
+# comments), without the local ones (=> ./ or ../), which a wrapper module cannot use.
+remote_replaces() {
+  awk '/^replace \($/{block=1} block{print; if ($0 ~ /^\)$/) block=0; next} /^replace /{print}' "$1" |
+    grep -vE '=> \.\.?/' || true
+}
+
+build_flux_controller() {
+  local out="$1" name="$2" version="$3" work; work="$(mktemp -d)"
+  local module="github.com/fluxcd/$name"
+  local info upstream_mod upstream_dir
+  info="$(go mod download -json "$module@$version")"
+  upstream_mod="$(sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' <<<"$info")"
+  upstream_dir="$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' <<<"$info")"
+  [[ -f "$upstream_mod" && -d "$upstream_dir" ]] || die "could not download $module@$version"
+  {
+    echo "module arf.dev/flux-build"
+    grep -E '^go ' "$upstream_mod"
+    echo "require $module $version"
+    remote_replaces "$upstream_mod"
+  } >"$work/go.mod"
+  (cd "$work" && go get "$module@$version" >/dev/null && go build -ldflags "-s -w" -o "$out/$name" "$module")
+  mkdir -p "$out/crds"
+  cp "$upstream_dir"/config/crd/bases/*.yaml "$out/crds/"
+  rm -rf "$work"
+}
+build_flux() {
+  build_flux_controller "$1" source-controller "$FLUX_SOURCE_CONTROLLER_VERSION"
+  build_flux_controller "$1" kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
+}
+
+# The health-check runner (hack/argo-lua) against Argo CD's own util/lua. argo-cd's
+# go.mod carries replace directives, so a wrapper module requires it and copies
+# its non-local replaces; the runner's source is copied into the wrapper.
+build_argo_lua() {
+  local out="$1" work; work="$(mktemp -d)"
+  local module="github.com/argoproj/argo-cd/v3"
+  local upstream_mod; upstream_mod="$(go mod download -json "$module@$ARGOCD_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  [[ -f "$upstream_mod" ]] || die "could not download $module@$ARGOCD_VERSION go.mod"
+  {
+    echo "module arf.dev/argo-lua-build"
+    grep -E '^go ' "$upstream_mod"
+    echo "require $module $ARGOCD_VERSION"
+    remote_replaces "$upstream_mod"
+  } >"$work/go.mod"
+  cp "$HACK_DIR/argo-lua/main.go" "$work/"
+  (cd "$work" && go mod tidy >/dev/null && go build -ldflags "-s -w" -o "$out/argo-lua" .)
+  rm -rf "$work"
+}
+
 build_control_plane() { build_kubernetes "$1" kube-apiserver kube-controller-manager kube-scheduler kubectl; }
 build_node() { build_kubernetes "$1" kubelet kube-proxy; }
 
@@ -96,4 +150,8 @@ cached_build "helm $HELM_VERSION" "$(helm_bin_dir)" build_go_install "helm.sh/he
 cached_build "kubernetes $KUBERNETES_VERSION" "$(k8s_bin_dir)" build_control_plane
 # The real node's binaries: a separate cache entry, so adding them never rebuilds the control plane.
 cached_build "kubernetes node $KUBERNETES_VERSION" "$(k8s_node_bin_dir)" build_node
+# Flux's controllers, for the GitOps e2e (about 1.5 GB of memory each to build cold).
+cached_build "flux source-controller $FLUX_SOURCE_CONTROLLER_VERSION, kustomize-controller $FLUX_KUSTOMIZE_CONTROLLER_VERSION" "$(flux_bin_dir)" build_flux
+# Argo CD's Lua runtime for the health checks' unit test (hack/argo-lua.test.ts); about 6 min and 1.5 GB cold.
+cached_build "argo-lua (Argo CD $ARGOCD_VERSION util/lua)" "$(argo_lua_bin_dir)" build_argo_lua
 log "control-plane binaries ready in $((SECONDS - started))s (cache: $ARF_BIN_CACHE)"

@@ -108,6 +108,8 @@ USERS=(
   "system:kube-scheduler|"
   "kwok-controller|system:masters"
   "system:kube-proxy|"
+  # Flux's controllers in the GitOps e2e; like a real Flux install, cluster-admin.
+  "flux-controller|system:masters"
 )
 : >"$pki/tokens.csv"
 uid=1000
@@ -154,7 +156,7 @@ write_kubeconfig() { # file default-user
       echo "    token: ${TOKENS[$name]}"
     done
     echo "contexts:"
-    for name in arf-admin requester alice bob outsider arf-operator kwok-controller system:kube-controller-manager system:kube-scheduler; do
+    for name in arf-admin requester alice bob outsider arf-operator kwok-controller flux-controller system:kube-controller-manager system:kube-scheduler; do
       local ctx="arf-${name#arf-}"
       ctx="${ctx//system:/}"
       echo "- name: $ctx"

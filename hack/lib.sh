@@ -28,6 +28,9 @@ k8s_node_bin_dir() { echo "$ARF_BIN_CACHE/kubernetes-node-$KUBERNETES_VERSION"; 
 etcd_bin_dir() { echo "$ARF_BIN_CACHE/etcd-$ETCD_VERSION"; }
 kwok_bin_dir() { echo "$ARF_BIN_CACHE/kwok-$KWOK_VERSION"; }
 helm_bin_dir() { echo "$ARF_BIN_CACHE/helm-$HELM_VERSION"; }
+flux_bin_dir() { echo "$ARF_BIN_CACHE/flux-source-$FLUX_SOURCE_CONTROLLER_VERSION-kustomize-$FLUX_KUSTOMIZE_CONTROLLER_VERSION"; }
+# Keyed by the runner's source too, so an edit to it rebuilds (warm, from Go's build cache).
+argo_lua_bin_dir() { echo "$ARF_BIN_CACHE/argo-lua-$ARGOCD_VERSION-$(sha256sum "$HACK_DIR/argo-lua/main.go" | cut -c1-12)"; }
 
 # A TCP port nothing listens on now, on any address.
 free_port() {

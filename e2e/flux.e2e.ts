@@ -1,0 +1,377 @@
+// GitOps with a real Flux: source-controller and kustomize-controller (built
+// from the Go module proxy) sync an ApprovalPolicy, a RollbackPlan and
+// HealingIntents from a git repository served on loopback, while the licensed
+// operator decides and acts and two real users approve with the plugin.
+import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { FLUX_NAMESPACE, TestFlux } from "./support/flux.ts";
+import { GitServer, type GitWorkTree } from "./support/git-server.ts";
+import {
+  allowToWriteIntents,
+  clientsFor,
+  createTestNamespace,
+  deleteTestNamespace,
+  eventually,
+  kubectl,
+  kubectlArf,
+  readAuditEvents,
+} from "./support/kube.ts";
+import { quickLeaseArgs, removeLicensedEdition, TestLicenses } from "./support/license.ts";
+import {
+  condition,
+  getArf,
+  installChartRbac,
+  intentWhere,
+  type RunningOperator,
+  startOperator,
+} from "./support/operator.ts";
+import { deploymentBody, intentBody, policyBody } from "./support/workloads.ts";
+
+const FLUX_USER = "flux-controller";
+const licenses = new TestLicenses();
+const flux = new TestFlux();
+const git = new GitServer();
+let repo: GitWorkTree;
+let operator: RunningOperator;
+let ns: string;
+let firstCommit = "";
+
+const kustomizations = () =>
+  clientsFor("admin").custom.getNamespacedCustomObject({
+    group: "kustomize.toolkit.fluxcd.io",
+    version: "v1",
+    namespace: FLUX_NAMESPACE,
+    plural: "kustomizations",
+    name: ns,
+  }) as Promise<any>;
+
+/** Waits until Flux has applied this commit and its Ready condition has the given status. */
+const syncedTo = (sha: string, ready: "True" | "False", timeoutMs = 90_000) =>
+  eventually(
+    `Kustomization at ${sha.slice(0, 7)} with Ready=${ready}`,
+    async () => {
+      const k = await kustomizations();
+      const readyCondition = condition(k, "Ready");
+      const revision = ready === "True" ? k.status?.lastAppliedRevision : k.status?.lastAttemptedRevision;
+      return String(revision).endsWith(sha) &&
+        readyCondition?.status === ready &&
+        readyCondition.observedGeneration === k.metadata.generation
+        ? k
+        : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+
+/** Asks Flux to sync now rather than at its next interval (what `flux reconcile` does). */
+async function requestSync(): Promise<void> {
+  const at = new Date().toISOString();
+  for (const [group, plural] of [
+    ["source.toolkit.fluxcd.io", "gitrepositories"],
+    ["kustomize.toolkit.fluxcd.io", "kustomizations"],
+  ] as const) {
+    await clientsFor("admin").custom.patchNamespacedCustomObject(
+      {
+        group,
+        version: "v1",
+        namespace: FLUX_NAMESPACE,
+        plural,
+        name: ns,
+        body: { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": at } } },
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+  }
+}
+
+async function commit(message: string, files: Record<string, unknown | undefined>): Promise<string> {
+  const sha = await repo.commit(
+    message,
+    Object.fromEntries(
+      Object.entries(files).map(([path, object]) => [path, object === undefined ? undefined : stringify(object)]),
+    ),
+  );
+  await requestSync();
+  return sha;
+}
+
+/** Writes by a user to the arf.dev objects of the test namespace since a time, dry runs excluded. */
+const arfWrites = (since: number, user: string) =>
+  readAuditEvents().filter(
+    (e) =>
+      e.user.username === user &&
+      e.stage === "ResponseComplete" &&
+      ["create", "update", "patch", "delete"].includes(e.verb) &&
+      e.objectRef?.apiGroup === "arf.dev" &&
+      e.objectRef?.namespace === ns &&
+      !e.requestURI.includes("dryRun=") &&
+      new Date(e.requestReceivedTimestamp).getTime() >= since,
+  );
+
+// What git holds. The namespace comes from the Kustomization's targetNamespace.
+const policy = policyBody("two-approvers", {
+  mode: "approval",
+  approvers: { users: ["alice", "bob"] },
+  requiredApprovals: 2,
+  approvalTTL: "1h",
+});
+const plan = {
+  apiVersion: "arf.dev/v1alpha1",
+  kind: "RollbackPlan",
+  metadata: { name: "web" },
+  spec: {
+    target: { kind: "Deployment", name: "web" },
+    autoRollback: { duration: "90s", checkInterval: "2s" },
+    healthChecks: { workloadReady: { minAvailableRatio: 1 } },
+  },
+};
+// In approval mode an intent names its requester, checked at admission against
+// the creating user: under GitOps that is Flux itself, so no approver is the requester.
+const notes = (change: string) => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name: "notes" },
+  data: { change },
+});
+const intent = (name: string, replicas: number) =>
+  intentBody(name, "scale", "Deployment", "web", { parameters: { replicas }, requestedBy: FLUX_USER });
+
+beforeAll(async () => {
+  await installChartRbac("licensed");
+  await licenses.bindToCluster();
+  await licenses.install();
+  operator = await startOperator("arf-flux-e2e", [...quickLeaseArgs("arf-flux-e2e"), ...licenses.args()]);
+  await flux.start();
+  await git.start();
+  ns = await createTestNamespace("e2e-flux");
+  repo = await git.createRepository(ns);
+  await allowToWriteIntents(ns, ["alice", "bob"]);
+  // The workload is not in git: the operator's scale is the only change to it.
+  await clientsFor("admin").apps.createNamespacedDeployment({
+    namespace: ns,
+    body: deploymentBody("web", "nginx:1", 2),
+  });
+  firstCommit = await repo.commit("policy, plan and the first intent", {
+    "policy.yaml": stringify(policy),
+    "plan.yaml": stringify(plan),
+    "scale-web.yaml": stringify(intent("scale-web", 3)),
+  });
+  const custom = clientsFor("admin").custom;
+  await custom.createNamespacedCustomObject({
+    group: "source.toolkit.fluxcd.io",
+    version: "v1",
+    namespace: FLUX_NAMESPACE,
+    plural: "gitrepositories",
+    body: {
+      apiVersion: "source.toolkit.fluxcd.io/v1",
+      kind: "GitRepository",
+      metadata: { name: ns },
+      spec: { url: git.url(ns), ref: { branch: "main" }, interval: "1m" },
+    },
+  });
+  await custom.createNamespacedCustomObject({
+    group: "kustomize.toolkit.fluxcd.io",
+    version: "v1",
+    namespace: FLUX_NAMESPACE,
+    plural: "kustomizations",
+    body: {
+      apiVersion: "kustomize.toolkit.fluxcd.io/v1",
+      kind: "Kustomization",
+      metadata: { name: ns },
+      // wait: true health-checks every object applied (kstatus); a long timeout
+      // shows that a failure is reported at once rather than when it runs out.
+      spec: {
+        sourceRef: { kind: "GitRepository", name: ns },
+        path: "./",
+        targetNamespace: ns,
+        prune: true,
+        wait: true,
+        timeout: "10m",
+        interval: "1m",
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  // Flux's objects live in flux-system: remove them (and what they applied) before Flux stops.
+  for (const [group, plural] of [
+    ["kustomize.toolkit.fluxcd.io", "kustomizations"],
+    ["source.toolkit.fluxcd.io", "gitrepositories"],
+  ] as const) {
+    if (ns) {
+      await clientsFor("admin")
+        .custom.deleteNamespacedCustomObject({ group, version: "v1", namespace: FLUX_NAMESPACE, plural, name: ns })
+        .catch(() => undefined);
+    }
+  }
+  await flux.stop();
+  await git.stop();
+  await operator?.stop();
+  await removeLicensedEdition();
+  if (ns) await deleteTestNamespace(ns);
+});
+
+describe("Flux drives intents, policies and approvals", () => {
+  it("applies what git holds, and wait: true is not held up by an intent awaiting approval", async () => {
+    const synced = await syncedTo(firstCommit, "True");
+    expect(synced.status.inventory.entries.map((e: any) => e.id).sort()).toEqual(
+      [
+        `${ns}_two-approvers_arf.dev_ApprovalPolicy`,
+        `${ns}_web_arf.dev_RollbackPlan`,
+        `${ns}_scale-web_arf.dev_HealingIntent`,
+      ].sort(),
+    );
+    // Ready while the intent still waits for people: a human approval is not "in progress" for a sync.
+    const waiting = await getArf("healingintents", ns, "scale-web");
+    expect(waiting.status.phase).toBe("AwaitingApproval");
+    expect(condition(waiting, "Ready")?.status).toBe("True");
+    expect(waiting.status.observedGeneration).toBe(waiting.metadata.generation);
+  });
+
+  it("keeps an approval made with kubectl arf approve through later syncs and commits", async () => {
+    await kubectlArf(ns, "alice", ["approve", "scale-web", "-m", "checked the dashboard"]);
+    for (const change of ["an unrelated change", "another one"]) {
+      const head = await commit(change, { "notes.yaml": notes(change) });
+      await syncedTo(head, "True");
+    }
+    const approved = await getArf("healingintents", ns, "scale-web");
+    expect(approved.spec.approvals.map((a: any) => a.user)).toEqual(["alice"]);
+    expect(approved.metadata.managedFields.map((m: any) => m.manager)).toContain("arf-approve");
+    expect(approved.status.phase).toBe("AwaitingApproval");
+  });
+
+  it("turns an approval made with plain kubectl into a sync failure that names it, and loses nothing", async () => {
+    // Flux strips the managers named kubectl*, so its next apply would drop an
+    // entry appended with `kubectl patch`; the CRD forbids removing an
+    // approval, so the sync fails loudly instead of losing it silently.
+    let head = await commit("a second intent", { "scale-web-plain.yaml": intent("scale-web-plain", 4) });
+    await syncedTo(head, "True");
+    const plain = await intentWhere(
+      ns,
+      "scale-web-plain",
+      "awaiting approval",
+      (i) => i.status?.phase === "AwaitingApproval",
+    );
+    const bob = JSON.parse(await kubectl(["auth", "whoami", "-o", "json"], "bob")).status.userInfo;
+    const entry = {
+      user: bob.username,
+      groups: bob.groups,
+      decision: "approve",
+      at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      planDigest: plain.status.recommendation.digest,
+    };
+    await kubectl(
+      [
+        "-n",
+        ns,
+        "patch",
+        "healingintent",
+        "scale-web-plain",
+        "--type=json",
+        "-p",
+        JSON.stringify([{ op: "add", path: "/spec/approvals", value: [entry] }]),
+      ],
+      "bob",
+    );
+    head = await commit("a change after the plain approval", { "notes.yaml": notes("after the plain approval") });
+    const failed = await syncedTo(head, "False");
+    expect(condition(failed, "Ready").message).toContain("scale-web-plain");
+    expect(condition(failed, "Ready").message).toContain("approvals cannot be removed");
+    expect((await getArf("healingintents", ns, "scale-web-plain")).spec.approvals.map((a: any) => a.user)).toEqual([
+      "bob",
+    ]);
+    // The remedy: take the intent out of git; the sync prunes it and is Ready again.
+    head = await commit("remove the wedged intent", { "scale-web-plain.yaml": undefined });
+    await syncedTo(head, "True");
+    await eventually("the wedged intent to be pruned", async () =>
+      (await getArf("healingintents", ns, "scale-web-plain").catch((error) => error?.code)) === 404 ? true : undefined,
+    );
+  });
+
+  it("acts on the second approval, and the operator's status survives syncs while the window is open", async () => {
+    const since = Date.now();
+    await kubectlArf(ns, "bob", ["approve", "scale-web"]);
+    const done = await intentWhere(
+      ns,
+      "scale-web",
+      "executed",
+      (i) => ["Succeeded", "Failed"].includes(i.status?.phase),
+      60_000,
+    );
+    expect(done.status.phase, JSON.stringify(done.status.execution)).toBe("Succeeded");
+    expect(
+      (await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" })).spec?.replicas,
+    ).toBe(3);
+    await eventually("the window to watch the action", async () =>
+      (await getArf("rollbackplans", ns, "web")).status?.window?.state === "Watching" ? true : undefined,
+    );
+    // A commit while the window watches: Flux syncs and is Ready, not held up by the open window.
+    const head = await commit("while the window is open", {
+      "notes.yaml": { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "notes" }, data: { change: "window" } },
+    });
+    await syncedTo(head, "True");
+    const planNow = await getArf("rollbackplans", ns, "web");
+    expect(planNow.status.window).toMatchObject({ state: "Watching", intentName: "scale-web" });
+    const after = await getArf("healingintents", ns, "scale-web");
+    expect(after.status.phase).toBe("Succeeded");
+    expect(after.spec.approvals.map((a: any) => a.user)).toEqual(["alice", "bob"]);
+    // The operator wrote only status; Flux wrote nothing to the objects it had already applied.
+    const operatorWrites = arfWrites(since, "arf-operator");
+    expect(operatorWrites.length).toBeGreaterThan(0);
+    expect(operatorWrites.filter((e) => e.objectRef?.subresource !== "status")).toEqual([]);
+    expect(
+      arfWrites(since, FLUX_USER).filter((e) =>
+        ["scale-web", "two-approvers", "web"].includes(e.objectRef?.name ?? ""),
+      ),
+    ).toEqual([]);
+  });
+
+  it("fails the sync at once, naming the intent, when an intent is rejected", async () => {
+    const head = await commit("an intent that will be rejected", {
+      "scale-rejected.yaml": intent("scale-rejected", 4),
+    });
+    await syncedTo(head, "True");
+    await intentWhere(ns, "scale-rejected", "awaiting approval", (i) => i.status?.phase === "AwaitingApproval");
+    await kubectlArf(ns, "alice", ["reject", "scale-rejected", "-m", "not during the sale"]);
+    await intentWhere(ns, "scale-rejected", "rejected", (i) => i.status?.phase === "Rejected");
+    await requestSync();
+    // The timeout is 10 minutes: a failure seen within the wait below was reported, not timed out.
+    const failed = await syncedTo(head, "False", 90_000);
+    expect(condition(failed, "Ready").message).toContain("scale-rejected");
+    const rejected = await getArf("healingintents", ns, "scale-rejected");
+    expect(condition(rejected, "Stalled")?.status).toBe("True");
+    expect(rejected.spec.approvals.map((a: any) => [a.user, a.decision])).toEqual([["alice", "reject"]]);
+  });
+
+  it("prunes intents removed from git without touching the workload", async () => {
+    const before = await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" });
+    const since = Date.now();
+    const head = await commit("remove the intents", {
+      "scale-web.yaml": undefined,
+      "scale-rejected.yaml": undefined,
+    });
+    await syncedTo(head, "True");
+    await eventually("the intents to be gone", async () => {
+      const list: any = await clientsFor("admin").custom.listNamespacedCustomObject({
+        group: "arf.dev",
+        version: "v1alpha1",
+        namespace: ns,
+        plural: "healingintents",
+      });
+      return list.items.length === 0 ? true : undefined;
+    });
+    const after = await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" });
+    expect(after.metadata?.generation).toBe(before.metadata?.generation);
+    expect(after.spec?.replicas).toBe(3);
+    const workloadWrites = readAuditEvents().filter(
+      (e) =>
+        ["create", "update", "patch", "delete"].includes(e.verb) &&
+        e.objectRef?.resource === "deployments" &&
+        e.objectRef?.namespace === ns &&
+        !e.requestURI.includes("dryRun=") &&
+        new Date(e.requestReceivedTimestamp).getTime() >= since,
+    );
+    expect(workloadWrites).toEqual([]);
+  });
+});
