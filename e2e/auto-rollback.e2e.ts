@@ -1,4 +1,7 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dashboardQueries } from "../hack/dashboard-queries.ts";
 import {
   clientsFor,
   createTestNamespace,
@@ -93,8 +96,15 @@ async function restartAndWatch(ns: string) {
   return windowWhere(ns, "to open", (w) => w.intentName === "restart-web");
 }
 
+/** Prometheus also scrapes the running operator, for the dashboard check at the end. */
+function scrapeOperator(running: RunningOperator): void {
+  writeFileSync(prometheus.targetsFile as string, JSON.stringify([{ targets: [`127.0.0.1:${running.port}`] }]));
+}
+
 beforeAll(async () => {
   await exporter.start();
+  prometheus.targetsFile = join(prometheus.dir, "operator-targets.json");
+  writeFileSync(prometheus.targetsFile, "[]");
   await prometheus.start(exporter.port);
   const { ca, certFile, keyFile } = makeTestCertificates();
   tlsPrometheus.tls = { cert: certFile, key: keyFile };
@@ -110,6 +120,7 @@ beforeAll(async () => {
   await licenses.bindToCluster();
   await licenses.install();
   operator = await startOperator("window-1", args());
+  scrapeOperator(operator);
   await eventually("the licensed edition", async () =>
     (await operator.metric("arf_edition_info", { edition: "licensed" })) === 1 ? true : undefined,
   );
@@ -269,6 +280,7 @@ describe("auto-rollback windows", () => {
     exporter.set(ns, 0.95);
     await seen(ns, 0.95);
     operator = await startOperator("window-2", args());
+    scrapeOperator(operator);
     const ended = await windowWhere(ns, "to roll back", (w) => w.rollback?.state === "Succeeded", 60_000);
     // The same window, on its original clock.
     expect(ended.startedAt).toBe(opened.startedAt);
@@ -311,5 +323,25 @@ describe("auto-rollback windows", () => {
     expect(nothing.status.decision.reasons[0]).toContain("there is no HealingIntent no-such-intent");
     await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(workloadWrites(since, ns)).toHaveLength(1);
+  });
+});
+
+describe("the Grafana dashboard", () => {
+  it("finds data for every one of its queries after this file's windows, rollbacks and restarts", async () => {
+    // Rates over 15 minutes: the whole run, not only its last minute.
+    const empty: string[] = [];
+    for (const { panel, expr } of dashboardQueries({ interval: "15m" })) {
+      const answer = (await (
+        await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(expr)}`)
+      ).json()) as {
+        status: string;
+        data?: { result: unknown[] };
+        error?: string;
+      };
+      if (answer.status !== "success" || (answer.data?.result ?? []).length === 0) {
+        empty.push(`${panel}: ${expr} (${answer.error ?? "no data"})`);
+      }
+    }
+    expect(empty).toEqual([]);
   });
 });

@@ -48,6 +48,30 @@ describe("the Helm chart", () => {
     expect(String(failure.stderr)).toContain("at '/edition': value must be one of 'oss', 'licensed'");
   });
 
+  it("refuses helm install of a value that breaks values.schema.json, naming it, and creates nothing", async () => {
+    const ns = `e2e-helm-schema-${Date.now().toString(36)}`;
+    for (const [set, named] of [
+      ["workers=abc", "at '/workers'"],
+      ["logLevel=loud", "at '/logLevel'"],
+      ["license.publicKey=x", "'publicKey'"],
+    ] as const) {
+      const failure = await helm([
+        "install",
+        "arf-bad",
+        chart,
+        "--namespace",
+        ns,
+        "--create-namespace",
+        "--set",
+        set,
+      ]).catch((e) => e);
+      expect(String(failure.stderr), set).toContain("values don't meet the specifications of the schema");
+      expect(String(failure.stderr), set).toContain(named);
+    }
+    const namespaces = await clientsFor("admin").core.listNamespace();
+    expect(namespaces.items.map((n) => n.metadata?.name)).not.toContain(ns);
+  });
+
   it("never runs two operators at once without leader election", async () => {
     const refused = await template("leaderElection.enabled=false").catch((e) => e);
     expect(String(refused.stderr)).toContain("replicas must be 1 when leaderElection.enabled is false");
