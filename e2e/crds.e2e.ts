@@ -53,6 +53,20 @@ describe("CRDs on the API server", () => {
     });
     expect(plan.spec.autoRollback.inconclusiveLimit).toBe(3);
     expect(plan.spec.healthChecks.prometheus.queries[0].onEmpty).toBe("Inconclusive");
+    // No operator runs in this file: every object reads as not yet observed, so kstatus
+    // (Flux's wait) and Argo CD see it in progress, never healthy before the operator looked.
+    for (const plural of Object.values(PLURALS)) {
+      const list: any = await clientsFor("admin").custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: ns,
+        plural,
+      });
+      for (const object of list.items) {
+        expect(object.metadata.generation, `${plural}/${object.metadata.name}`).toBe(1);
+        expect(object.status, `${plural}/${object.metadata.name}`).toEqual({ observedGeneration: 0 });
+      }
+    }
   });
 
   it("lists all three kinds by short name and by the arf category, with printer columns", async () => {

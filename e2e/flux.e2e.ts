@@ -46,25 +46,26 @@ const kustomizations = () =>
     name: ns,
   }) as Promise<any>;
 
-/** Waits until Flux has applied this commit and its Ready condition has the given status. */
-const syncedTo = (sha: string, ready: "True" | "False", timeoutMs = 90_000) =>
+/**
+ * Waits until Flux has applied this commit (or tried to) and its Ready
+ * condition has the given status; with `requestedAt`, only a sync that handled
+ * that request counts, so a condition left from an earlier sync never does.
+ */
+const syncedTo = (sha: string, ready: "True" | "False", requestedAt?: string, timeoutMs = 90_000) =>
   eventually(
     `Kustomization at ${sha.slice(0, 7)} with Ready=${ready}`,
     async () => {
       const k = await kustomizations();
       const readyCondition = condition(k, "Ready");
       const revision = ready === "True" ? k.status?.lastAppliedRevision : k.status?.lastAttemptedRevision;
-      return String(revision).endsWith(sha) &&
-        readyCondition?.status === ready &&
-        readyCondition.observedGeneration === k.metadata.generation
-        ? k
-        : undefined;
+      const handled = requestedAt === undefined || k.status?.lastHandledReconcileAt === requestedAt;
+      return String(revision).endsWith(sha) && readyCondition?.status === ready && handled ? k : undefined;
     },
     { timeoutMs, intervalMs: 500 },
   );
 
-/** Asks Flux to sync now rather than at its next interval (what `flux reconcile` does). */
-async function requestSync(): Promise<void> {
+/** Asks Flux to sync now rather than at its next interval (what `flux reconcile` does); returns the request's mark. */
+async function requestSync(): Promise<string> {
   const at = new Date().toISOString();
   for (const [group, plural] of [
     ["source.toolkit.fluxcd.io", "gitrepositories"],
@@ -82,17 +83,22 @@ async function requestSync(): Promise<void> {
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
   }
+  return at;
 }
 
-async function commit(message: string, files: Record<string, unknown | undefined>): Promise<string> {
+/** Pushes one commit and asks Flux to sync it; waits until Flux has, with Ready as given. */
+async function commitAndSync(
+  message: string,
+  files: Record<string, unknown | undefined>,
+  ready: "True" | "False" = "True",
+): Promise<any> {
   const sha = await repo.commit(
     message,
     Object.fromEntries(
       Object.entries(files).map(([path, object]) => [path, object === undefined ? undefined : stringify(object)]),
     ),
   );
-  await requestSync();
-  return sha;
+  return syncedTo(sha, ready, await requestSync());
 }
 
 /** Writes by a user to the arf.dev objects of the test namespace since a time, dry runs excluded. */
@@ -194,15 +200,30 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Flux's objects live in flux-system: remove them (and what they applied) before Flux stops.
-  for (const [group, plural] of [
+  // Flux's objects live in flux-system and carry Flux's finalizers: delete them
+  // and wait until Flux has let them go (pruning what they applied), before it stops.
+  const custom = clientsFor("admin").custom;
+  const fluxObjects = [
     ["kustomize.toolkit.fluxcd.io", "kustomizations"],
     ["source.toolkit.fluxcd.io", "gitrepositories"],
-  ] as const) {
-    if (ns) {
-      await clientsFor("admin")
-        .custom.deleteNamespacedCustomObject({ group, version: "v1", namespace: FLUX_NAMESPACE, plural, name: ns })
-        .catch(() => undefined);
+  ] as const;
+  if (ns) {
+    for (const [group, plural] of fluxObjects) {
+      const where = { group, version: "v1", namespace: FLUX_NAMESPACE, plural, name: ns };
+      await custom.deleteNamespacedCustomObject(where).catch(() => undefined);
+      await eventually(
+        `${plural} ${ns} to be gone`,
+        async () => ((await custom.getNamespacedCustomObject(where).catch((e) => e?.code)) === 404 ? true : undefined),
+        { timeoutMs: 30_000 },
+      ).catch(async () => {
+        // Flux did not finish: drop its finalizer rather than leave the object Terminating for ever.
+        await custom
+          .patchNamespacedCustomObject(
+            { ...where, body: { metadata: { finalizers: null } } },
+            setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+          )
+          .catch(() => undefined);
+      });
     }
   }
   await flux.stop();
@@ -231,11 +252,13 @@ describe("Flux drives intents, policies and approvals", () => {
 
   it("keeps an approval made with kubectl arf approve through later syncs and commits", async () => {
     await kubectlArf(ns, "alice", ["approve", "scale-web", "-m", "checked the dashboard"]);
-    for (const change of ["an unrelated change", "another one"]) {
-      const head = await commit(change, { "notes.yaml": notes(change) });
-      await syncedTo(head, "True");
-    }
+    await commitAndSync("an unrelated change", { "notes.yaml": notes("an unrelated change") });
+    // A commit that changes the intent itself: Flux applies it over the live approval.
+    const labelled = intent("scale-web", 3);
+    labelled.metadata = { ...labelled.metadata, labels: { team: "checkout" } } as typeof labelled.metadata;
+    await commitAndSync("label the intent", { "scale-web.yaml": labelled });
     const approved = await getArf("healingintents", ns, "scale-web");
+    expect(approved.metadata.labels).toMatchObject({ team: "checkout" });
     expect(approved.spec.approvals.map((a: any) => a.user)).toEqual(["alice"]);
     expect(approved.metadata.managedFields.map((m: any) => m.manager)).toContain("arf-approve");
     expect(approved.status.phase).toBe("AwaitingApproval");
@@ -245,8 +268,7 @@ describe("Flux drives intents, policies and approvals", () => {
     // Flux strips the managers named kubectl*, so its next apply would drop an
     // entry appended with `kubectl patch`; the CRD forbids removing an
     // approval, so the sync fails loudly instead of losing it silently.
-    let head = await commit("a second intent", { "scale-web-plain.yaml": intent("scale-web-plain", 4) });
-    await syncedTo(head, "True");
+    await commitAndSync("a second intent", { "scale-web-plain.yaml": intent("scale-web-plain", 4) });
     const plain = await intentWhere(
       ns,
       "scale-web-plain",
@@ -274,16 +296,18 @@ describe("Flux drives intents, policies and approvals", () => {
       ],
       "bob",
     );
-    head = await commit("a change after the plain approval", { "notes.yaml": notes("after the plain approval") });
-    const failed = await syncedTo(head, "False");
+    const failed = await commitAndSync(
+      "a change after the plain approval",
+      { "notes.yaml": notes("after the plain approval") },
+      "False",
+    );
     expect(condition(failed, "Ready").message).toContain("scale-web-plain");
     expect(condition(failed, "Ready").message).toContain("approvals cannot be removed");
     expect((await getArf("healingintents", ns, "scale-web-plain")).spec.approvals.map((a: any) => a.user)).toEqual([
       "bob",
     ]);
     // The remedy: take the intent out of git; the sync prunes it and is Ready again.
-    head = await commit("remove the wedged intent", { "scale-web-plain.yaml": undefined });
-    await syncedTo(head, "True");
+    await commitAndSync("remove the wedged intent", { "scale-web-plain.yaml": undefined });
     await eventually("the wedged intent to be pruned", async () =>
       (await getArf("healingintents", ns, "scale-web-plain").catch((error) => error?.code)) === 404 ? true : undefined,
     );
@@ -307,16 +331,14 @@ describe("Flux drives intents, policies and approvals", () => {
       (await getArf("rollbackplans", ns, "web")).status?.window?.state === "Watching" ? true : undefined,
     );
     // A commit while the window watches: Flux syncs and is Ready, not held up by the open window.
-    const head = await commit("while the window is open", {
-      "notes.yaml": { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "notes" }, data: { change: "window" } },
-    });
-    await syncedTo(head, "True");
+    await commitAndSync("while the window is open", { "notes.yaml": notes("while the window is open") });
     const planNow = await getArf("rollbackplans", ns, "web");
     expect(planNow.status.window).toMatchObject({ state: "Watching", intentName: "scale-web" });
     const after = await getArf("healingintents", ns, "scale-web");
     expect(after.status.phase).toBe("Succeeded");
     expect(after.spec.approvals.map((a: any) => a.user)).toEqual(["alice", "bob"]);
     // The operator wrote only status; Flux wrote nothing to the objects it had already applied.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     const operatorWrites = arfWrites(since, "arf-operator");
     expect(operatorWrites.length).toBeGreaterThan(0);
     expect(operatorWrites.filter((e) => e.objectRef?.subresource !== "status")).toEqual([]);
@@ -327,17 +349,32 @@ describe("Flux drives intents, policies and approvals", () => {
     ).toEqual([]);
   });
 
+  it("fails the sync at once, naming the intent, when an intent is refused", async () => {
+    // Committed without spec.requestedBy under an approval policy: four-eyes cannot be enforced, so it is refused.
+    const { requestedBy: _omitted, ...spec } = intent("no-requester", 4).spec as Record<string, unknown>;
+    // The timeout is 10 minutes: a failure seen within the wait below was reported, not timed out.
+    const failed = await commitAndSync(
+      "an intent the operator refuses",
+      { "no-requester.yaml": { ...intent("no-requester", 4), spec } },
+      "False",
+    );
+    expect(condition(failed, "Ready").message).toContain("no-requester");
+    const refused = await getArf("healingintents", ns, "no-requester");
+    expect(refused.status.phase).toBe("Refused");
+    expect(refused.status.decision.reasons[0]).toContain("approval mode needs spec.requestedBy");
+    expect(condition(refused, "Stalled")?.status).toBe("True");
+    await commitAndSync("take the refused intent out", { "no-requester.yaml": undefined });
+  });
+
   it("fails the sync at once, naming the intent, when an intent is rejected", async () => {
-    const head = await commit("an intent that will be rejected", {
+    const synced = await commitAndSync("an intent that will be rejected", {
       "scale-rejected.yaml": intent("scale-rejected", 4),
     });
-    await syncedTo(head, "True");
+    const head = String(synced.status.lastAppliedRevision).split(":").pop() as string;
     await intentWhere(ns, "scale-rejected", "awaiting approval", (i) => i.status?.phase === "AwaitingApproval");
     await kubectlArf(ns, "alice", ["reject", "scale-rejected", "-m", "not during the sale"]);
     await intentWhere(ns, "scale-rejected", "rejected", (i) => i.status?.phase === "Rejected");
-    await requestSync();
-    // The timeout is 10 minutes: a failure seen within the wait below was reported, not timed out.
-    const failed = await syncedTo(head, "False", 90_000);
+    const failed = await syncedTo(head, "False", await requestSync());
     expect(condition(failed, "Ready").message).toContain("scale-rejected");
     const rejected = await getArf("healingintents", ns, "scale-rejected");
     expect(condition(rejected, "Stalled")?.status).toBe("True");
@@ -347,11 +384,7 @@ describe("Flux drives intents, policies and approvals", () => {
   it("prunes intents removed from git without touching the workload", async () => {
     const before = await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" });
     const since = Date.now();
-    const head = await commit("remove the intents", {
-      "scale-web.yaml": undefined,
-      "scale-rejected.yaml": undefined,
-    });
-    await syncedTo(head, "True");
+    await commitAndSync("remove the intents", { "scale-web.yaml": undefined, "scale-rejected.yaml": undefined });
     await eventually("the intents to be gone", async () => {
       const list: any = await clientsFor("admin").custom.listNamespacedCustomObject({
         group: "arf.dev",
@@ -361,6 +394,8 @@ describe("Flux drives intents, policies and approvals", () => {
       });
       return list.items.length === 0 ? true : undefined;
     });
+    // Time for the operator to have reacted to the deletions, had it meant to write anything.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     const after = await clientsFor("admin").apps.readNamespacedDeployment({ namespace: ns, name: "web" });
     expect(after.metadata?.generation).toBe(before.metadata?.generation);
     expect(after.spec?.replicas).toBe(3);

@@ -92,6 +92,11 @@ describe("licenses", () => {
     await setLicense(invalid[0]?.[1] as string);
     operator = await startOperator("licensed-1", [...LEASE_ARGS, ...LICENSE_ARGS]);
     await eventually("ready", async () => ((await operator.ready()) ? true : undefined));
+    // The test's own key replaces the vendor's only through the unsafe override, and the operator says so.
+    expect(await operator.metric("arf_license_public_key_info", { source: "override" })).toBe(1);
+    expect(await operator.metric("arf_license_public_key_info", { source: "vendor" })).toBeUndefined();
+    expect(await operator.metric("arf_license_configured")).toBe(1);
+    expect(readFileSync(operator.logFile, "utf8")).toContain("LICENSE PUBLIC KEY OVERRIDDEN");
     await createArf(
       "healingintents",
       ns,

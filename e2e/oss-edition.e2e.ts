@@ -140,6 +140,12 @@ describe("recommendations for every action and workload kind", () => {
     expect(condition(undo, "Recommended").message).toContain("only the licensed edition");
   });
 
+  it("verifies licenses against the vendor's key shipped with it, and reads none", async () => {
+    expect(await operator.metric("arf_license_public_key_info", { source: "vendor" })).toBe(1);
+    expect(await operator.metric("arf_license_public_key_info", { source: "override" })).toBeUndefined();
+    expect(await operator.metric("arf_license_configured")).toBe(0);
+  });
+
   it("records what it decided as Events on the intent", async () => {
     const events = await eventually("a Recommended event", async () => {
       const list = await clientsFor("admin").core.listNamespacedEvent({

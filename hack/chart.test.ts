@@ -163,6 +163,26 @@ interface Rule {
 }
 const RULE_GROUPS = parse(readFileSync(RULES_FILE, "utf8")).groups as Array<{ name: string; rules: Rule[] }>;
 const RULES = RULE_GROUPS.flatMap((group) => group.rules);
+/** The alerts on a counter's increments, which share one pattern (the rules file's header explains it). */
+const EVENT_ALERTS = [
+  "ArfAutoRollbackPerformed",
+  "ArfAutoRollbackFailed",
+  "ArfRollbackWindowFailed",
+  "ArfRollbackWindowInconclusive",
+  "ArfActionFailed",
+];
+/** That pattern, for a counter selector summed by the given labels, as the rules file writes it. */
+const eventExpr = (by: string, counter: string) =>
+  [
+    `sum by (${by}) (`,
+    `  (increase(${counter}[15m]) > 0)`,
+    "  or (",
+    `    (${counter} unless ${counter} offset 15m)`,
+    "    and on (job, instance) (process_start_time_seconds offset 15m)",
+    "  )",
+    `  or (${counter} and on (job, instance) (time() - process_start_time_seconds < 900))`,
+    ") > 0\n",
+  ].join("\n");
 
 describe("the alert rules", () => {
   it("pass promtool check rules and promtool's unit tests (each alert fires, and its look-alikes do not)", () => {
@@ -187,6 +207,18 @@ describe("the alert rules", () => {
       expect(headings.has(rule.alert), `docs/runbooks.md has a section "## ${rule.alert}"`).toBe(true);
     }
     expect(new Set(RULES.map((rule) => rule.alert)).size).toBe(RULES.length);
+  });
+
+  it("detect events alike: an increase, a new series on a target scraped 15 minutes ago, or a count of a new process", () => {
+    const events = RULES.filter((rule) => rule.expr.includes("increase("));
+    expect(events.map((rule) => rule.alert).sort()).toEqual([...EVENT_ALERTS].sort());
+    for (const rule of events) {
+      const [, by, counter] = /^sum by \(([^)]*)\) \(\n {2}\(increase\((.+)\[15m\]\) > 0\)\n/.exec(rule.expr) ?? [];
+      expect(counter, `${rule.alert} starts as the pattern does`).toBeTruthy();
+      expect(rule.expr, rule.alert).toBe(eventExpr(by as string, counter as string));
+    }
+    // prom-client's default metrics, which the operator's registry serves, give every process its start time.
+    expect(SERVED.get("process_start_time_seconds")).toBeDefined();
   });
 
   it("read only metrics the operator serves, by labels they have, with values the operator writes", () => {
@@ -293,6 +325,27 @@ describe("the Grafana dashboard", () => {
     ]);
   });
 
+  it("shows which key licenses are verified against, vendor or override, among panels that do not overlap", () => {
+    const key = panels.find((panel) => panel.title === "License key");
+    expect(key?.type).toBe("stat");
+    expect(key?.targets?.map((target) => target.expr)).toEqual([
+      'max by (source) (arf_license_public_key_info{job=~"$job"})',
+    ]);
+    expect(OPERATOR_SOURCES).toContain('"override"');
+    expect(OPERATOR_SOURCES).toContain('"vendor"');
+    const overlaps: string[] = [];
+    panels.forEach((a, i) => {
+      for (const b of panels.slice(i + 1)) {
+        const [p, q] = [a.gridPos, b.gridPos];
+        if (p && q && p.x < q.x + q.w && q.x < p.x + p.w && p.y < q.y + q.h && q.y < p.y + p.h)
+          overlaps.push(`${a.title} / ${b.title}`);
+      }
+    });
+    expect(overlaps).toEqual([]);
+    for (const panel of panels)
+      expect(panel.gridPos && panel.gridPos.x + panel.gridPos.w, panel.title).toBeLessThanOrEqual(24);
+  });
+
   it("ships in an optional ConfigMap that Grafana's sidecar picks up", () => {
     expect(only(render(), "ConfigMap")).toEqual([]);
     const configMap = one(
@@ -336,6 +389,27 @@ describe("the chart's values", () => {
     expect(refusal(["metrics.podMonitor.scrapeTimeout=10"])).toMatch(/at '\/metrics\/podMonitor\/scrapeTimeout'/);
     expect(refusal(["runAsUser=0"])).toMatch(/at '\/runAsUser'/);
     expect(refusal(["additionalLabels.release=not a label value"])).toMatch(/at '\/additionalLabels\/release'/);
+    expect(refusal(["topologySpreadConstraints[0].maxSkew=1"])).toMatch(/at '\/topologySpreadConstraints\/0'/);
+    expect(refusal(["networkPolicy.egress.dns.ports={53,70000}"])).toMatch(
+      /at '\/networkPolicy\/egress\/dns\/ports\/1': maximum/,
+    );
+  });
+
+  it("refuse a private key as the license key override, naming the value", () => {
+    for (const pem of [
+      "-----BEGIN PRIVATE KEY-----MC4CAQAwBQYDK2VwBCIEIG-----END PRIVATE KEY-----",
+      "-----BEGIN OPENSSH PRIVATE KEY-----b3BlbnNzaC1rZXktdjE-----END OPENSSH PRIVATE KEY-----",
+      "-----BEGIN ENCRYPTED PRIVATE KEY-----MIIBvTBXBgkqhkiG9w0B-----END ENCRYPTED PRIVATE KEY-----",
+    ]) {
+      expect(refusal(["edition=licensed", `license.unsafePublicKeyOverride=${pem}`])).toMatch(
+        /at '\/license\/unsafePublicKeyOverride': 'not' failed/,
+      );
+    }
+    const publicKey =
+      "-----BEGIN PUBLIC KEY-----MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE-----END PUBLIC KEY-----";
+    const env = one(render(["edition=licensed", `license.unsafePublicKeyOverride=${publicKey}`]), "Deployment").spec
+      .template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: "ARF_UNSAFE_LICENSE_PUBLIC_KEY_OVERRIDE", value: publicKey });
   });
 
   it("check leader election durations with the operator's own duration syntax", () => {
@@ -438,7 +512,7 @@ describe("the metrics Service and monitors", () => {
 });
 
 describe("availability and isolation", () => {
-  it("limit evictions to one replica at a time with two replicas, and never block a drain of one", () => {
+  it("limit evictions to one replica at a time with two replicas, and leave the PDB out with one replica", () => {
     const pdb = one(render(), "PodDisruptionBudget");
     expect(pdb.spec).toEqual({
       selector: { matchLabels: one(render(), "Deployment").spec.selector.matchLabels },
@@ -453,7 +527,91 @@ describe("availability and isolation", () => {
     expect(refusal(["podDisruptionBudget.minAvailable=1", "podDisruptionBudget.maxUnavailable=1"])).toContain(
       "set minAvailable or maxUnavailable, not both",
     );
-    expect(refusal(["podDisruptionBudget.minAvailable=2"])).toContain("would block every node drain");
+  });
+
+  it("refuse PDB values that would block every drain, naming the value and how to turn the PDB off", () => {
+    const refused = {
+      "podDisruptionBudget.maxUnavailable=0": "podDisruptionBudget.maxUnavailable 0 would block every node drain",
+      "podDisruptionBudget.maxUnavailable=0%": 'podDisruptionBudget.maxUnavailable "0%" would block every node drain',
+      "podDisruptionBudget.minAvailable=2":
+        "podDisruptionBudget.minAvailable 2 with 2 replicas would block every node drain",
+      "podDisruptionBudget.minAvailable=100%":
+        'podDisruptionBudget.minAvailable "100%" of 2 replicas rounds up to 2, all of them, and would block every node drain',
+      // Kubernetes rounds a percentage up: 51% of 2 is 2.
+      "podDisruptionBudget.minAvailable=51%": 'podDisruptionBudget.minAvailable "51%" of 2 replicas rounds up to 2',
+    };
+    for (const [set, message] of Object.entries(refused)) {
+      const stderr = refusal([set]);
+      expect(stderr, set).toContain(message);
+      expect(stderr, set).toContain("or set podDisruptionBudget.enabled false");
+    }
+    expect(refusal(["replicas=3", "podDisruptionBudget.minAvailable=67%"])).toContain("rounds up to 3");
+    expect(refusal(["replicas=3", "podDisruptionBudget.minAvailable=3"])).toContain("with 3 replicas would block");
+    // Just short of that is accepted.
+    const spec = (...sets: string[]) => one(render(sets), "PodDisruptionBudget").spec;
+    expect(spec("podDisruptionBudget.minAvailable=50%").minAvailable).toBe("50%");
+    expect(spec("replicas=3", "podDisruptionBudget.minAvailable=66%").minAvailable).toBe("66%");
+    expect(spec("replicas=3", "podDisruptionBudget.minAvailable=2").minAvailable).toBe(2);
+    expect(spec("podDisruptionBudget.maxUnavailable=1%").maxUnavailable).toBe("1%");
+    expect(spec("podDisruptionBudget.maxUnavailable=1").maxUnavailable).toBe(1);
+  });
+
+  it("prefer one replica per node unless values set an affinity, and pass topologySpreadConstraints through", () => {
+    const pod = (...sets: string[]) => one(render(sets), "Deployment").spec.template;
+    const template = pod();
+    const selector = one(render(), "Deployment").spec.selector.matchLabels;
+    expect(template.spec.affinity).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: selector } },
+          },
+        ],
+      },
+    });
+    expect(template.metadata.labels).toMatchObject(selector);
+    expect(pod("replicas=3").spec.affinity).toEqual(template.spec.affinity);
+    expect(pod("leaderElection.enabled=false", "replicas=1").spec.affinity).toBeUndefined();
+    // An affinity of the user's replaces the default entirely.
+    expect(
+      pod(
+        "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey=kubernetes.io/hostname",
+      ).spec.affinity,
+    ).toEqual({
+      podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: "kubernetes.io/hostname" }] },
+    });
+    expect(
+      pod("affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight=1").spec.affinity,
+    ).toEqual({ nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1 }] } });
+    // Spread constraints: none by default; given ones as they are, the Pods' labels where they name none.
+    expect(template.spec.topologySpreadConstraints).toBeUndefined();
+    const zone = [
+      "topologySpreadConstraints[0].maxSkew=1",
+      "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+      "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+      "topologySpreadConstraints[1].maxSkew=2",
+      "topologySpreadConstraints[1].topologyKey=kubernetes.io/hostname",
+      "topologySpreadConstraints[1].whenUnsatisfiable=DoNotSchedule",
+      "topologySpreadConstraints[1].labelSelector.matchLabels.tier=control",
+      "topologySpreadConstraints[1].matchLabelKeys[0]=pod-template-hash",
+    ];
+    expect(pod(...zone).spec.topologySpreadConstraints).toEqual([
+      {
+        maxSkew: 1,
+        topologyKey: "topology.kubernetes.io/zone",
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: { matchLabels: selector },
+      },
+      {
+        maxSkew: 2,
+        topologyKey: "kubernetes.io/hostname",
+        whenUnsatisfiable: "DoNotSchedule",
+        labelSelector: { matchLabels: { tier: "control" } },
+        matchLabelKeys: ["pod-template-hash"],
+      },
+    ]);
+    expect(pod(...zone).spec.affinity).toEqual(template.spec.affinity);
   });
 
   it("restrict the operator's traffic with an optional NetworkPolicy: metrics and probes in; API server, DNS and Prometheus out", () => {
@@ -478,6 +636,25 @@ describe("availability and isolation", () => {
       rule.ports.map((p: any) => `${p.port}/${p.protocol}`).join(" "),
     );
     expect(egressPorts).toEqual(["443/TCP 6443/TCP", "53/UDP 53/TCP", "9090/TCP 9091/TCP"]);
+    // OpenShift's DNS Pods listen on 5353 behind the Service's 53: the backend port is what a policy sees.
+    const openshift = one(
+      render(["networkPolicy.enabled=true", "networkPolicy.egress.dns.ports={5353}"]),
+      "NetworkPolicy",
+    );
+    expect(openshift.spec.egress[1].ports).toEqual([
+      { port: 5353, protocol: "UDP" },
+      { port: 5353, protocol: "TCP" },
+    ]);
+    const both = one(
+      render(["networkPolicy.enabled=true", "networkPolicy.egress.dns.ports={53,5353}"]),
+      "NetworkPolicy",
+    );
+    expect(both.spec.egress[1].ports.map((p: any) => `${p.port}/${p.protocol}`)).toEqual([
+      "53/UDP",
+      "53/TCP",
+      "5353/UDP",
+      "5353/TCP",
+    ]);
   });
 });
 

@@ -17,6 +17,8 @@ export interface DashboardPanel {
   title: string;
   datasource?: { type?: string; uid?: string };
   targets?: Array<{ refId?: string; expr?: string; datasource?: { type?: string; uid?: string } }>;
+  /** Where the panel sits, in Grafana's 24-column grid. */
+  gridPos?: { h: number; w: number; x: number; y: number };
   /** A collapsed row keeps its panels here. */
   panels?: DashboardPanel[];
 }

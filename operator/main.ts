@@ -320,6 +320,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   metrics.licensePublicKey.set({ source: publicKey.source, fingerprint: publicKey.fingerprint }, 1);
+  metrics.licenseConfigured.set(config.licenseSecret ? 1 : 0);
   if (publicKey.source === "override") {
     log.warn(
       { fingerprint: publicKey.fingerprint },

@@ -83,6 +83,11 @@ export class OperatorMetrics {
     help: "When the license in force expires, as a Unix timestamp; 0 without one.",
     registers: [this.registry],
   });
+  readonly licenseConfigured = new Gauge({
+    name: "arf_license_configured",
+    help: "1 when the operator reads a license (--license-secret is set: the licensed edition is wanted), 0 otherwise.",
+    registers: [this.registry],
+  });
   readonly licensePublicKey = new Gauge({
     name: "arf_license_public_key_info",
     help: 'The key licenses are verified against: source "vendor" (shipped in the image) or "override" (--unsafe-license-public-key-override), and its SHA-256 fingerprint. Always 1.',
@@ -137,6 +142,12 @@ export class OperatorMetrics {
   readonly autoRollbacks = new Counter({
     name: "arf_auto_rollbacks_total",
     help: "Automatic undos performed after a failed window, per reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly autoRollbackFailures = new Counter({
+    name: "arf_auto_rollback_failures_total",
+    help: "Automatic undos a failed window called for that did not happen: Refused (the operator's record of the action does not allow it), Undecided (no record of deciding the undo), Failed (the undo's write failed or the workload moved since).",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

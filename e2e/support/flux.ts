@@ -3,7 +3,15 @@
 // local control plane, as the token user "flux-controller" (cluster-admin, as
 // in a real Flux install). Their own CRDs come from the very modules built.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  type WriteStream,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
@@ -20,11 +28,13 @@ export function fluxBinDir(): string {
 
 export class TestFlux {
   private readonly children: ChildProcess[] = [];
-  private readonly work = mkdtempSync(join(tmpdir(), "arf-flux-"));
+  private readonly logs: WriteStream[] = [];
+  private work = "";
   readonly logDir = join(REPO_ROOT, ".tmp", "e2e-logs");
 
   /** Applies Flux's CRDs, then starts both controllers and waits until they are healthy. */
   async start(): Promise<void> {
+    this.work = mkdtempSync(join(tmpdir(), "arf-flux-"));
     const bin = fluxBinDir();
     for (const file of readdirSync(join(bin, "crds"))) {
       await kubectl(["apply", "--server-side", "--field-manager=arf-e2e", "-f", join(bin, "crds", file)]);
@@ -100,19 +110,26 @@ export class TestFlux {
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     this.children.push(child);
+    this.logs.push(log);
   }
 
+  /** Stops both controllers: SIGTERM, then SIGKILL after 10 s. */
   async stop(): Promise<void> {
     await Promise.all(
       this.children.map(
         (child) =>
           new Promise<void>((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.on("exit", () => resolve());
+            const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+            child.on("exit", () => {
+              clearTimeout(kill);
+              resolve();
+            });
             child.kill("SIGTERM");
           }),
       ),
     );
-    rmSync(this.work, { recursive: true, force: true });
+    for (const log of this.logs) log.end();
+    if (this.work) rmSync(this.work, { recursive: true, force: true });
   }
 }

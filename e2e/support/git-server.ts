@@ -4,7 +4,7 @@
 // repository through the file system, so the server is read-only.
 import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -20,51 +20,75 @@ export class GitServer {
   /** Starts serving; repositories are at `url(name)`. */
   async start(): Promise<void> {
     this.server = createServer((request, response) => {
-      const url = new URL(request.url ?? "/", "http://127.0.0.1");
-      const cgi = spawn(HTTP_BACKEND, [], {
-        env: {
-          GIT_PROJECT_ROOT: join(this.root, "repos"),
-          GIT_HTTP_EXPORT_ALL: "1",
-          REQUEST_METHOD: request.method ?? "GET",
-          PATH_INFO: decodeURIComponent(url.pathname),
-          QUERY_STRING: url.search.slice(1),
-          CONTENT_TYPE: request.headers["content-type"] ?? "",
-          ...(request.headers["content-length"] ? { CONTENT_LENGTH: request.headers["content-length"] } : {}),
-          ...(request.headers["content-encoding"]
-            ? { HTTP_CONTENT_ENCODING: request.headers["content-encoding"] }
-            : {}),
-          ...(typeof request.headers["git-protocol"] === "string"
-            ? { GIT_PROTOCOL: request.headers["git-protocol"] }
-            : {}),
-          REMOTE_ADDR: "127.0.0.1",
-        },
-      });
-      request.pipe(cgi.stdin);
-      const chunks: Buffer[] = [];
-      cgi.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
-      cgi.on("close", () => {
-        const output = Buffer.concat(chunks);
-        const end = output.indexOf("\r\n\r\n");
-        if (end < 0) {
-          response.writeHead(500).end("git http-backend wrote no headers");
-          return;
-        }
-        let status = 200;
-        const headers: Record<string, string> = {};
-        for (const line of output.subarray(0, end).toString().split("\r\n")) {
-          const colon = line.indexOf(":");
-          const key = line.slice(0, colon).trim();
-          const value = line.slice(colon + 1).trim();
-          if (key.toLowerCase() === "status") status = Number.parseInt(value, 10);
-          else headers[key] = value;
-        }
-        response.writeHead(status, headers).end(output.subarray(end + 4));
-      });
+      const fail = (why: string) => {
+        if (!response.headersSent) response.writeHead(500, { "Content-Type": "text/plain" });
+        response.end(`git http-backend: ${why}\n`);
+      };
+      let path: string;
+      try {
+        const url = new URL(request.url ?? "/", "http://127.0.0.1");
+        path = decodeURIComponent(url.pathname);
+        this.run(request, url, path, response, fail);
+      } catch (error) {
+        fail(String(error));
+      }
     });
     await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
     const address = this.server.address();
     if (!address || typeof address === "string") throw new Error("git server has no port");
     this.port = address.port;
+  }
+
+  /** One CGI request: the body in, headers and body out, and a 500 naming the cause when the backend fails. */
+  private run(
+    request: IncomingMessage,
+    url: URL,
+    path: string,
+    response: ServerResponse,
+    fail: (why: string) => void,
+  ): void {
+    const cgi = spawn(HTTP_BACKEND, [], {
+      env: {
+        GIT_PROJECT_ROOT: join(this.root, "repos"),
+        GIT_HTTP_EXPORT_ALL: "1",
+        REQUEST_METHOD: request.method ?? "GET",
+        PATH_INFO: path,
+        QUERY_STRING: url.search.slice(1),
+        CONTENT_TYPE: request.headers["content-type"] ?? "",
+        ...(request.headers["content-length"] ? { CONTENT_LENGTH: request.headers["content-length"] } : {}),
+        ...(request.headers["content-encoding"] ? { HTTP_CONTENT_ENCODING: request.headers["content-encoding"] } : {}),
+        ...(typeof request.headers["git-protocol"] === "string"
+          ? { GIT_PROTOCOL: request.headers["git-protocol"] }
+          : {}),
+        REMOTE_ADDR: "127.0.0.1",
+      },
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    cgi.on("error", (error) => fail(`could not run ${HTTP_BACKEND}: ${error.message}`));
+    cgi.stdin.on("error", () => undefined); // the backend may exit before reading the whole body; its exit code says why
+    request.pipe(cgi.stdin);
+    cgi.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    cgi.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    cgi.on("close", (code) => {
+      const output = Buffer.concat(stdout);
+      const end = output.indexOf("\r\n\r\n");
+      if (code !== 0 || end < 0) {
+        fail(`exited ${code}: ${Buffer.concat(stderr).toString().trim() || "no headers written"}`);
+        return;
+      }
+      let status = 200;
+      const headers: Record<string, string> = {};
+      for (const line of output.subarray(0, end).toString().split("\r\n")) {
+        const colon = line.indexOf(":");
+        if (colon < 0) continue;
+        const key = line.slice(0, colon).trim();
+        const value = line.slice(colon + 1).trim();
+        if (key.toLowerCase() === "status") status = Number.parseInt(value, 10) || 500;
+        else headers[key] = value;
+      }
+      response.writeHead(status, headers).end(output.subarray(end + 4));
+    });
   }
 
   url(repository: string): string {

@@ -181,7 +181,9 @@ export function buildCrd(def: CrdDefinition): JsonSchema {
                 kind: { type: "string", description: `Kind of this object: ${def.kind}.` },
                 metadata: { type: "object" },
                 spec: toStructuralSchema(def.spec),
-                status: toStructuralSchema(def.status),
+                // A new object reads as observedGeneration 0 until the operator writes its status, so
+                // Flux's kstatus and Argo CD see it in progress rather than healthy before anyone looked.
+                status: { ...toStructuralSchema(def.status), default: { observedGeneration: 0 } },
               },
             },
           },

@@ -12,21 +12,56 @@ const conditionsOf = (plural: string, status: Record<string, unknown>) =>
 
 describe("conditions for Flux's kstatus and Argo CD", () => {
   it.each([
-    ["Advisory", "True", "False"],
-    ["AwaitingApproval", "True", "False"],
-    ["Executing", "True", "False"],
-    ["Succeeded", "True", "False"],
-    ["Duplicate", "True", "False"],
-    ["Invalid", "False", "True"],
-    ["Refused", "False", "True"],
-    ["Rejected", "False", "True"],
-    ["Expired", "False", "True"],
-    ["Failed", "False", "True"],
-    ["RolledBack", "False", "True"],
-  ])("a HealingIntent in %s is Ready=%s, Stalled=%s", (phase, ready, stalled) => {
-    expect(conditionsOf("healingintents", { phase, observedGeneration: 2 })).toMatchObject({
+    ["Advisory", "True", "False", "False"],
+    ["AwaitingApproval", "True", "False", "False"],
+    ["Pending", "Unknown", "True", "False"],
+    ["Approved", "Unknown", "True", "False"],
+    ["Executing", "Unknown", "True", "False"],
+    ["Succeeded", "True", "False", "False"],
+    ["Duplicate", "True", "False", "False"],
+    ["Invalid", "False", "False", "True"],
+    ["Refused", "False", "False", "True"],
+    ["Rejected", "False", "False", "True"],
+    ["Expired", "False", "False", "True"],
+    ["Failed", "False", "False", "True"],
+    ["RolledBack", "False", "False", "True"],
+  ])("a HealingIntent in %s is Ready=%s, Reconciling=%s, Stalled=%s", (phase, ready, reconciling, stalled) => {
+    expect(conditionsOf("healingintents", { phase, observedGeneration: 2 })).toEqual({
       Ready: ready,
+      Reconciling: reconciling,
       Stalled: stalled,
+    });
+  });
+
+  const validPlan = (window?: Record<string, unknown>) => ({
+    observedGeneration: 1,
+    conditions: [
+      {
+        type: "Ready",
+        status: "True",
+        reason: "Valid",
+        message: "valid",
+        lastTransitionTime: "2026-11-22T09:00:00Z",
+        observedGeneration: 1,
+      },
+    ],
+    ...(window ? { window } : {}),
+  });
+
+  it.each([
+    ["no window yet", undefined, "False", "False"],
+    ["a window watching", { state: "Watching" }, "False", "False"],
+    ["a window that passed", { state: "Passed" }, "False", "False"],
+    ["an inconclusive window", { state: "Inconclusive" }, "False", "False"],
+    ["an undo running", { state: "RolledBack", rollback: { state: "Started" } }, "False", "True"],
+    ["an undo that worked", { state: "RolledBack", rollback: { state: "Succeeded" } }, "False", "False"],
+    ["an undo that failed", { state: "RolledBack", rollback: { state: "Failed", message: "moved" } }, "True", "False"],
+    ["a failed window that only alerts", { state: "AlertOnly", verdict: { message: "errors" } }, "True", "False"],
+  ])("a valid RollbackPlan with %s is Stalled=%s, Reconciling=%s", (_what, window, stalled, reconciling) => {
+    expect(conditionsOf("rollbackplans", validPlan(window))).toMatchObject({
+      Ready: "True",
+      Stalled: stalled,
+      Reconciling: reconciling,
     });
   });
 

@@ -4,12 +4,24 @@
 // HealingIntent: Ready=True once the operator has decided on the current
 // generation and the intent is not a failure; waiting for people or watching
 // an open window is not "in progress" for a sync (a human approval must not
-// hold up Flux's wait: true). Stalled=True on a terminal failure (Invalid,
-// Refused, Rejected, Expired, Failed, RolledBack), so a sync fails fast.
-// ApprovalPolicy and RollbackPlan: Stalled=True while invalid (their Ready is
-// set by validation).
+// hold up Flux's wait: true). Pending, Approved and Executing are: the action
+// is about to run or running, so Reconciling=True and Ready=Unknown until it
+// ends. Stalled=True on a terminal failure (Invalid, Refused, Rejected,
+// Expired, Failed, RolledBack), so a sync fails fast.
+// ApprovalPolicy: Stalled=True while invalid (its Ready is set by validation).
+// RollbackPlan: Stalled=True while invalid, and when its last window failed
+// and the action was not undone (AlertOnly, or an undo that failed or was
+// refused): the workload got worse and still is. Reconciling=True while an
+// automatic undo runs. A window that is watching, passed, was inconclusive or
+// rolled back successfully is not a sync failure.
 import type { Condition } from "../api/index.ts";
 import { setConditions } from "./conditions.ts";
+
+const IN_PROGRESS_PHASES: Record<string, string> = {
+  Pending: "the intent is being decided again",
+  Approved: "the action is about to run",
+  Executing: "the action is running",
+};
 
 const FAILED_PHASES: Record<string, string> = {
   Invalid: "the spec is invalid",
@@ -20,7 +32,12 @@ const FAILED_PHASES: Record<string, string> = {
   RolledBack: "the action was rolled back automatically",
 };
 
-type Status = { phase?: string; observedGeneration?: number; conditions?: Condition[] } & Record<string, unknown>;
+type Status = {
+  phase?: string;
+  observedGeneration?: number;
+  conditions?: Condition[];
+  window?: { state?: string; verdict?: { message?: string }; rollback?: { state?: string; message?: string } };
+} & Record<string, unknown>;
 
 function reasonOf(conditions: Condition[] | undefined, fallback: string): { reason: string; message: string } {
   const executed =
@@ -36,15 +53,27 @@ export function withGitOpsConditions(plural: string, status: unknown, now: Date)
   if (plural === "healingintents") {
     if (!s.phase) return status;
     const failure = FAILED_PHASES[s.phase];
+    const progress = IN_PROGRESS_PHASES[s.phase];
     const cause = reasonOf(s.conditions, s.phase);
-    const message = failure ? `${failure}: ${cause.message}` : `phase ${s.phase}`;
-    const reason = s.phase === "Invalid" ? "InvalidSpec" : failure ? s.phase : "Decided";
+    const message = failure ? `${failure}: ${cause.message}` : (progress ?? `phase ${s.phase}`);
+    const reason = s.phase === "Invalid" ? "InvalidSpec" : failure || progress ? s.phase : "Decided";
     return {
       ...s,
       conditions: setConditions(
         s.conditions,
         [
-          { type: "Ready", status: failure ? "False" : "True", reason, message: message.slice(0, 32768) },
+          {
+            type: "Ready",
+            status: failure ? "False" : progress ? "Unknown" : "True",
+            reason,
+            message: message.slice(0, 32768),
+          },
+          {
+            type: "Reconciling",
+            status: progress ? "True" : "False",
+            reason: progress ? reason : "NotReconciling",
+            message: progress ?? "not in progress",
+          },
           {
             type: "Stalled",
             status: failure ? "True" : "False",
@@ -61,6 +90,25 @@ export function withGitOpsConditions(plural: string, status: unknown, now: Date)
     const ready = s.conditions?.find((c) => c.type === "Ready");
     if (!ready) return status;
     const invalid = ready.status === "False";
+    const window = plural === "rollbackplans" ? s.window : undefined;
+    const undoing = window?.rollback?.state === "Started";
+    const notUndone =
+      window?.state === "AlertOnly"
+        ? {
+            reason: "WindowFailed",
+            message: `the last window failed (onFailure alertOnly): ${window.verdict?.message ?? ""}`,
+          }
+        : window?.rollback?.state === "Failed"
+          ? {
+              reason: "AutoRollbackFailed",
+              message: `the last window failed and the undo did not happen: ${window.rollback.message ?? ""}`,
+            }
+          : undefined;
+    const stalled = invalid
+      ? { reason: ready.reason, message: ready.message }
+      : notUndone
+        ? { reason: notUndone.reason, message: notUndone.message.slice(0, 32768) }
+        : undefined;
     return {
       ...s,
       conditions: setConditions(
@@ -68,10 +116,20 @@ export function withGitOpsConditions(plural: string, status: unknown, now: Date)
         [
           {
             type: "Stalled",
-            status: invalid ? "True" : "False",
-            reason: invalid ? ready.reason : "NotStalled",
-            message: invalid ? ready.message : "not stalled",
+            status: stalled ? "True" : "False",
+            reason: stalled?.reason ?? "NotStalled",
+            message: stalled?.message ?? "not stalled",
           },
+          ...(plural === "rollbackplans"
+            ? [
+                {
+                  type: "Reconciling",
+                  status: undoing ? ("True" as const) : ("False" as const),
+                  reason: undoing ? "AutoRollingBack" : "NotReconciling",
+                  message: undoing ? "an automatic undo is running" : "not in progress",
+                },
+              ]
+            : []),
         ],
         generation,
         now,

@@ -87,6 +87,10 @@ describe("licensePublicKey", () => {
     expect(verifyLicense(token(), inline.key, undefined, now).state).toBe("Valid");
   });
 
+  it("refuses a private key given where the public key belongs", () => {
+    expect(() => licensePublicKey(keys.privateKeyPem)).toThrow(/this is a private key/);
+  });
+
   it("refuses a key that is not Ed25519", () => {
     const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" });
     expect(() => licensePublicKey(rsa.toString())).toThrow(/Ed25519 public key is required, this is rsa/);

@@ -53,6 +53,10 @@ export function issueLicense(payload: LicensePayload, privateKeyPem: string): st
 
 /** Parses an Ed25519 public key (PEM); any other key type is refused, not silently accepted. */
 export function parsePublicKey(pem: string): KeyObject {
+  // Node derives a public key from a private PEM; refuse one, so the signing key never ends up in configuration.
+  if (pem.includes("PRIVATE KEY")) {
+    throw new Error("this is a private key: give the public key; the private key must never reach the operator");
+  }
   const key = createPublicKey(pem);
   if (key.asymmetricKeyType !== "ed25519") {
     throw new Error(`an Ed25519 public key is required, this is ${key.asymmetricKeyType ?? "not an asymmetric key"}`);

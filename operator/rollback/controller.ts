@@ -250,6 +250,7 @@ async function finish(
   const next: RollbackWindow = { ...window, state, verdict: { reason, message, at: rfc3339(deps.clock.now()) } };
   delete next.nextCheckAt;
   await writeWindow(deps, plan, next);
+  deps.metrics.windowsTotal.inc({ result: state });
   log.warn({ reason, message }, "auto-rollback window ended");
   await recordPlanEvent(deps, plan, "Warning", `Window${state}`, message);
   return undefined;
@@ -293,6 +294,7 @@ async function undo(
         : !action.snapshot
           ? "the action's record holds no snapshot"
           : `the action's record is ${action.state}`;
+    deps.metrics.autoRollbackFailures.inc({ reason: "Refused" });
     await setRollback("Failed", `not rolled back: ${why}`);
     await recordPlanEvent(deps, plan, "Warning", "AutoRollbackRefused", `not rolled back: ${why}`);
     return undefined;
@@ -301,6 +303,7 @@ async function undo(
   const stored = await deps.ledger.get(`${window.intentId}-undo`);
   const record = stored?.record;
   if (!stored || !record || record.desired.source !== action.intentId) {
+    deps.metrics.autoRollbackFailures.inc({ reason: "Undecided" });
     await setRollback(
       "Failed",
       `not rolled back: the operator has no record of deciding this undo${stored?.problem ? ` (${stored.problem})` : ""}; status alone never makes it act`,
@@ -350,6 +353,7 @@ async function undo(
   if (reaction !== undefined && outcome.ok) deps.metrics.autoRollbackReaction.observe(reaction);
   if (outcome.ok && outcome.changed)
     deps.metrics.autoRollbacks.inc({ reason: window.verdict?.reason ?? "HealthGotWorse" });
+  if (!outcome.ok) deps.metrics.autoRollbackFailures.inc({ reason: "Failed" });
   await setRollback(outcome.ok ? "Succeeded" : "Failed", outcome.message, reaction);
   log.info(
     { intentId: window.intentId, outcome: outcome.ok, message: outcome.message, reactionSeconds: reaction },

@@ -84,7 +84,9 @@ if window.state == "Watching" then
   end
   -- The last round is due at the end.
   message = message .. "; next check at " .. (window.nextCheckAt or window.endsAt)
-  return { status = "Progressing", message = message }
+  -- Healthy while watching, as Flux's kstatus sees it: a window of minutes must not hold up a sync
+  -- or a sync wave. A failure ends it (Degraded, or the intent RolledBack); the message says it watches.
+  return { status = "Healthy", message = message }
 end
 
 -- The window ended: every state but Watching has a verdict.
@@ -105,6 +107,11 @@ if window.state == "RolledBack" then
   message = message .. "; undo " .. rollback.state
   if rollback.message ~= nil and rollback.message ~= "" then
     message = message .. ": " .. rollback.message
+  end
+  -- The undo did its job: the workload is back as it was (the intent itself shows RolledBack, Degraded).
+  -- A failed or refused undo leaves the workload worse: Degraded, as Flux sees the plan Stalled.
+  if rollback.state == "Succeeded" then
+    return { status = "Healthy", message = message }
   end
   return { status = "Degraded", message = message }
 end
