@@ -332,6 +332,29 @@ describe("Flux drives intents, policies and approvals", () => {
     );
     // A commit while the window watches: Flux syncs and is Ready, not held up by the open window.
     await commitAndSync("while the window is open", { "notes.yaml": notes("while the window is open") });
+    // A late change to the finished intent's spec (alice renews her approval by hand; the plugin
+    // refuses a finished intent): the operator observes the new generation without deciding again,
+    // so the next sync is not held up waiting for observedGeneration.
+    const refusedLate = await kubectlArf(ns, "alice", ["approve", "scale-web"]).catch((e) => e);
+    expect(String(refusedLate.stderr)).toContain("the intent is Succeeded: a finished intent is a record");
+    const finished = await getArf("healingintents", ns, "scale-web");
+    const alice = finished.spec.approvals.findIndex((a: any) => a.user === "alice");
+    await clientsFor("alice").custom.patchNamespacedCustomObject({
+      group: "arf.dev",
+      version: "v1alpha1",
+      namespace: ns,
+      plural: "healingintents",
+      name: "scale-web",
+      body: [
+        { op: "test", path: `/spec/approvals/${alice}/user`, value: "alice" },
+        { op: "replace", path: `/spec/approvals/${alice}/comment`, value: "looked again after it ran" },
+      ],
+    });
+    await commitAndSync("after a late change to the finished intent", { "notes.yaml": notes("late change") });
+    const observed = await getArf("healingintents", ns, "scale-web");
+    expect(observed.metadata.generation).toBe(finished.metadata.generation + 1);
+    expect(observed.status.observedGeneration).toBe(observed.metadata.generation);
+    expect(observed.status.phase).toBe("Succeeded");
     const planNow = await getArf("rollbackplans", ns, "web");
     expect(planNow.status.window).toMatchObject({ state: "Watching", intentName: "scale-web" });
     const after = await getArf("healingintents", ns, "scale-web");

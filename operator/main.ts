@@ -9,11 +9,13 @@ import { type EditionWiring, wireLicensedEdition, wireOssEdition } from "./editi
 import { judgeAdmission } from "./intent/admission.ts";
 import { AdmissionTracker, kubeAdmissionNotes } from "./intent/admission-notes.ts";
 import { kubeSnapshotWriter } from "./intent/execution.ts";
+import { IntentIdIndex } from "./intent/id-index.ts";
 import { kubeActionLedger } from "./intent/ledger.ts";
 import {
   type ArfObject,
   type ClusterView,
   type HealingIntentObject,
+  identityOf,
   makeIntentReconciler,
 } from "./intent/reconciler.ts";
 import {
@@ -115,9 +117,15 @@ async function main(): Promise<void> {
   };
   const allInformers = [intents, policies, plans, ...Object.values(workloads)];
 
+  // Filed before any controller hears of a change, so a reconcile sees the intent it was queued for.
+  const intentsById = new IntentIdIndex((object) => identityOf(object)?.intentId);
+  intents.onChange((object) => {
+    const { namespace = "", name = "" } = object.metadata ?? {};
+    intentsById.update(namespace, name, intents.get(name, namespace));
+  });
   const view: ClusterView = {
     intent: (namespace, name) => intents.get(name, namespace),
-    intents: (namespace) => intents.list(namespace),
+    intentsWithId: (namespace, intentId) => intentsById.withId(namespace, intentId),
     policies: (namespace) => policies.list(namespace),
     workload: (kind, namespace, name) => workloads[kind].get(name, namespace),
   };

@@ -118,6 +118,35 @@ describe("an intent's bounded life", () => {
     expect(decided.requeueAfterMs).toBe(59 * 60_000);
   });
 
+  it.each([
+    ["advisory (OSS)", { edition: "oss" as const }, spec()],
+    [
+      "awaiting approval",
+      {
+        policy: {
+          policy: { name: "p", spec: policySpec({ mode: "approval", approvers: { users: ["alice"] } }) },
+          mode: "approval",
+          reason: "PolicyMatched",
+          message: "m",
+          notes: [],
+        } as PolicyResolution,
+      },
+      spec({ requestedBy: "bob" }),
+    ],
+  ] as const)(
+    "settles: deciding %s again later, from its own status, writes nothing new",
+    (_name, overrides, intentSpec) => {
+      const first = decideIntent(facts(overrides, intentSpec)).status;
+      const later = {
+        ...facts(overrides, intentSpec),
+        now: new Date(created.getTime() + 30 * 60_000),
+        previous: first,
+      };
+      // A status written again on every resync would be a write per intent per resync (and churn for GitOps tools).
+      expect(decideIntent(later).status).toEqual(first);
+    },
+  );
+
   it("records the plan digest in the recommendation", () => {
     const input = facts();
     expect(decideIntent(input).status.recommendation?.digest).toBe(input.digest);

@@ -2,10 +2,12 @@
 // the intent, its validation, its siblings, the policies, the plan and the dry
 // run, the edition, and the clock. No I/O here; the reconciler gathers the
 // inputs and writes the output.
+
 import type { Condition, HealingIntentStatus, IntentPhase, PolicyDecision, Recommendation } from "../api/index.ts";
 import type { FieldProblem } from "../api/validate.ts";
 import type { DryRunResult } from "../kube/gateway.ts";
 import { type ConditionInput, setConditions } from "../lib/conditions.ts";
+import { GITOPS_CONDITION_TYPES } from "../lib/kstatus.ts";
 import { stableEqual } from "../lib/stable.ts";
 import { rfc3339 } from "../lib/time.ts";
 import type { Ladder } from "./ladder.ts";
@@ -140,9 +142,9 @@ export function evaluateIntent(o: IntentObservation): IntentEvaluation {
   };
   // Conditions that no longer apply (e.g. PolicyResolved on an intent that became invalid) are dropped.
   const current = new Set(conditions.map((c) => c.type));
-  // Ready and Stalled (for GitOps tools) are derived from the result afterwards and keep their history.
+  // The GitOps conditions are derived from the result afterwards and keep their history.
   status.conditions = (status.conditions as Condition[]).filter(
-    (c) => current.has(c.type) || c.type === "Ready" || c.type === "Stalled",
+    (c) => current.has(c.type) || GITOPS_CONDITION_TYPES.has(c.type),
   );
   if (o.previous?.execution) status.execution = o.previous.execution;
   if (o.previous?.approvals) status.approvals = o.previous.approvals;

@@ -30,7 +30,8 @@ export type { ArfObject, HealingIntentObject } from "./objects.ts";
 /** Read access to the informer caches. */
 export interface ClusterView {
   intent(namespace: string, name: string): HealingIntentObject | undefined;
-  intents(namespace: string): HealingIntentObject[];
+  /** The cached intents of a namespace that propose the action with this intent id. */
+  intentsWithId(namespace: string, intentId: string): HealingIntentObject[];
   policies(namespace: string): ArfObject[];
   workload(kind: WorkloadKind, namespace: string, name: string): Workload | undefined;
 }
@@ -131,8 +132,19 @@ async function reconcile(
   const intent = deps.view.intent(namespace, name);
   if (!intent || intent.metadata?.deletionTimestamp) return undefined;
   let previous = intent.status;
-  // A finished intent is a record: it is never decided again.
-  if (previous?.phase && TERMINAL_PHASES.has(previous.phase)) return undefined;
+  // A finished intent is a record: it is never decided again. It is observed, though: a later spec
+  // change (a late approval, a commit) must not leave Flux and Argo CD waiting for observedGeneration.
+  if (previous?.phase && TERMINAL_PHASES.has(previous.phase)) {
+    const generation = intent.metadata?.generation ?? 0;
+    if (previous.observedGeneration !== generation) {
+      await deps.statusWriter.writeStatus("healingintents", intent, {
+        ...previous,
+        observedGeneration: generation,
+        conditions: previous.conditions?.map((c) => ({ ...c, observedGeneration: generation })),
+      });
+    }
+    return undefined;
+  }
   const wiring = deps.wiring(); // one snapshot of the edition per reconcile
   const validated = validate(HealingIntentSpec, intent.spec, "spec");
 
@@ -224,7 +236,7 @@ async function gather(
   const spec = validated.value;
   const id = intentId(namespace, spec);
   const self = identityOf(intent) as IntentIdentity;
-  const siblings = deps.view.intents(namespace).flatMap((o) => identityOf(o) ?? []);
+  const siblings = deps.view.intentsWithId(namespace, id).flatMap((o) => identityOf(o) ?? []);
   const duplicate = duplicateOf(self, siblings);
   if (duplicate) return { ...base, spec, intentId: id, duplicateOf: duplicate };
 

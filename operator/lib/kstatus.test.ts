@@ -55,14 +55,59 @@ describe("conditions for Flux's kstatus and Argo CD", () => {
     ["an inconclusive window", { state: "Inconclusive" }, "False", "False"],
     ["an undo running", { state: "RolledBack", rollback: { state: "Started" } }, "False", "True"],
     ["an undo that worked", { state: "RolledBack", rollback: { state: "Succeeded" } }, "False", "False"],
-    ["an undo that failed", { state: "RolledBack", rollback: { state: "Failed", message: "moved" } }, "True", "False"],
-    ["a failed window that only alerts", { state: "AlertOnly", verdict: { message: "errors" } }, "True", "False"],
+    // Never a sync failure: nothing could clear it before the next action (the alerts report it).
+    ["an undo that failed", { state: "RolledBack", rollback: { state: "Failed", message: "moved" } }, "False", "False"],
+    ["a failed window that only alerts", { state: "AlertOnly", verdict: { message: "errors" } }, "False", "False"],
   ])("a valid RollbackPlan with %s is Stalled=%s, Reconciling=%s", (_what, window, stalled, reconciling) => {
     expect(conditionsOf("rollbackplans", validPlan(window))).toMatchObject({
       Ready: "True",
       Stalled: stalled,
       Reconciling: reconciling,
     });
+  });
+
+  it.each([
+    ["FreezeWindow", "True", "False"],
+    ["TooFewAvailable", "True", "False"],
+    ["RateLimited", "True", "False"],
+    ["AdmissionPolicyMissing", "True", "False"],
+    ["MaxReplicasExceeded", "False", "True"],
+  ])(
+    "a HealingIntent Refused with %s (retried by the operator unless terminal) is Ready=%s, Stalled=%s",
+    (reason, ready, stalled) => {
+      const status = {
+        phase: "Refused",
+        observedGeneration: 1,
+        conditions: [
+          {
+            type: "Executed",
+            status: "False",
+            reason,
+            message: "m",
+            lastTransitionTime: "2026-11-22T09:00:00Z",
+            observedGeneration: 1,
+          },
+        ],
+      };
+      expect(conditionsOf("healingintents", status)).toMatchObject({ Ready: ready, Stalled: stalled });
+    },
+  );
+
+  it("an invalid plan whose undo was left started is Stalled, not also Reconciling", () => {
+    const invalid = {
+      ...validPlan({ state: "RolledBack", rollback: { state: "Started" } }),
+      conditions: [
+        {
+          type: "Ready",
+          status: "False",
+          reason: "InvalidSpec",
+          message: "bad",
+          lastTransitionTime: "2026-11-22T09:00:00Z",
+          observedGeneration: 1,
+        },
+      ],
+    };
+    expect(conditionsOf("rollbackplans", invalid)).toMatchObject({ Stalled: "True", Reconciling: "False" });
   });
 
   it("an invalid policy or plan is Stalled; a valid one is not", () => {

@@ -9,13 +9,24 @@
 // ends. Stalled=True on a terminal failure (Invalid, Refused, Rejected,
 // Expired, Failed, RolledBack), so a sync fails fast.
 // ApprovalPolicy: Stalled=True while invalid (its Ready is set by validation).
-// RollbackPlan: Stalled=True while invalid, and when its last window failed
-// and the action was not undone (AlertOnly, or an undo that failed or was
-// refused): the workload got worse and still is. Reconciling=True while an
-// automatic undo runs. A window that is watching, passed, was inconclusive or
-// rolled back successfully is not a sync failure.
+// RollbackPlan: Stalled=True while invalid; Reconciling=True while an
+// automatic undo runs. A window is never a sync failure: a failed window that
+// was not undone (AlertOnly, or an undo that failed) would otherwise fail
+// every sync of its Kustomization until the next action, with no way to clear
+// it; it is reported by the alerts (ArfRollbackWindowFailed,
+// ArfAutoRollbackFailed) and by Argo CD as Suspended (a person must act).
 import type { Condition } from "../api/index.ts";
 import { setConditions } from "./conditions.ts";
+
+/** The conditions derived here; a decision keeps them (and their transition times) rather than dropping them. */
+export const GITOPS_CONDITION_TYPES = new Set(["Ready", "Reconciling", "Stalled"]);
+
+/**
+ * Refusals the operator retries by itself (its ladder sets a retry time): the
+ * intent may still act, so it is decided and waiting, as AwaitingApproval is,
+ * not a failure that should fail a sync.
+ */
+const RETRYABLE_REFUSALS = new Set(["TooFewAvailable", "RateLimited", "FreezeWindow", "AdmissionPolicyMissing"]);
 
 const IN_PROGRESS_PHASES: Record<string, string> = {
   Pending: "the intent is being decided again",
@@ -52,11 +63,18 @@ export function withGitOpsConditions(plural: string, status: unknown, now: Date)
   const generation = s.observedGeneration ?? 0;
   if (plural === "healingintents") {
     if (!s.phase) return status;
-    const failure = FAILED_PHASES[s.phase];
+    const executed = s.conditions?.find((c) => c.type === "Executed");
+    const retrying = s.phase === "Refused" && executed !== undefined && RETRYABLE_REFUSALS.has(executed.reason);
+    const failure = retrying ? undefined : FAILED_PHASES[s.phase];
     const progress = IN_PROGRESS_PHASES[s.phase];
     const cause = reasonOf(s.conditions, s.phase);
-    const message = failure ? `${failure}: ${cause.message}` : (progress ?? `phase ${s.phase}`);
-    const reason = s.phase === "Invalid" ? "InvalidSpec" : failure || progress ? s.phase : "Decided";
+    const message = failure
+      ? `${failure}: ${cause.message}`
+      : retrying
+        ? `refused for now, retried by the operator: ${executed?.message ?? ""}`
+        : (progress ?? `phase ${s.phase}`);
+    const reason =
+      s.phase === "Invalid" ? "InvalidSpec" : failure || progress ? s.phase : retrying ? "RefusedForNow" : "Decided";
     return {
       ...s,
       conditions: setConditions(
@@ -91,24 +109,9 @@ export function withGitOpsConditions(plural: string, status: unknown, now: Date)
     if (!ready) return status;
     const invalid = ready.status === "False";
     const window = plural === "rollbackplans" ? s.window : undefined;
-    const undoing = window?.rollback?.state === "Started";
-    const notUndone =
-      window?.state === "AlertOnly"
-        ? {
-            reason: "WindowFailed",
-            message: `the last window failed (onFailure alertOnly): ${window.verdict?.message ?? ""}`,
-          }
-        : window?.rollback?.state === "Failed"
-          ? {
-              reason: "AutoRollbackFailed",
-              message: `the last window failed and the undo did not happen: ${window.rollback.message ?? ""}`,
-            }
-          : undefined;
-    const stalled = invalid
-      ? { reason: ready.reason, message: ready.message }
-      : notUndone
-        ? { reason: notUndone.reason, message: notUndone.message.slice(0, 32768) }
-        : undefined;
+    // An undo in flight is progress; an invalid plan is stalled, and then not also in progress.
+    const undoing = !invalid && window?.rollback?.state === "Started";
+    const stalled = invalid ? { reason: ready.reason, message: ready.message } : undefined;
     return {
       ...s,
       conditions: setConditions(

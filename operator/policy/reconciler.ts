@@ -3,12 +3,14 @@
 // server's schema catches most errors; this catches what it cannot (a cron
 // expression that parses as five fields but is not a schedule, an unknown time
 // zone) and data written under an older CRD.
+
 import type { z } from "zod";
 import { API_VERSION, ApprovalPolicySpec, RollbackPlanSpec } from "../api/index.ts";
 import { describeProblems, validate } from "../api/validate.ts";
 import type { ArfObject } from "../intent/reconciler.ts";
 import type { EventRecorder, StatusWriter } from "../kube/gateway.ts";
 import { type ConditionInput, findCondition, setConditions } from "../lib/conditions.ts";
+import { withGitOpsConditions } from "../lib/kstatus.ts";
 import { stableEqual } from "../lib/stable.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { ReconcileRequest } from "../runtime/controller.ts";
@@ -50,7 +52,9 @@ export function makeValidationReconciler(
       observedGeneration: generation,
       conditions: setConditions(previous.conditions, [condition], generation, clock.now()),
     };
-    if (stableEqual(status, previous)) return undefined;
+    // Compared as it would be written (with the GitOps conditions derived), so a status an older
+    // operator wrote without them is brought up to date, not left as it was.
+    if (stableEqual(withGitOpsConditions(what.plural, status, clock.now()), previous)) return undefined;
     await statusWriter.writeStatus(what.plural, object, status);
     const before = findCondition(previous.conditions, "Ready");
     if (before?.status !== condition.status) {

@@ -71,6 +71,20 @@ async function advance(clock: FakeClock, ms: number) {
 }
 
 describe("ResilientInformer", () => {
+  it("drops managedFields from what it caches and hands on", async () => {
+    const { fake, informer } = setup();
+    const seen: Obj[] = [];
+    informer.onChange((object) => seen.push(object));
+    const added = { metadata: { name: "a", managedFields: [{ manager: "kubectl", fieldsV1: { "f:spec": {} } }] } };
+    const updated = { metadata: { name: "a", managedFields: [{ manager: "flux" }] }, spec: { x: 1 } };
+    fake.emit("add", added);
+    fake.emit("update", updated);
+    // The same objects the (fake) cache holds: stripped in place.
+    expect(added.metadata.managedFields).toBeUndefined();
+    expect(updated.metadata.managedFields).toBeUndefined();
+    expect(seen).toEqual([{ metadata: { name: "a" } }, { metadata: { name: "a" }, spec: { x: 1 } }]);
+  });
+
   it("keeps retrying a failed initial list with backoff, and is synced only after one succeeds", async () => {
     const { fake, clock, informer } = setup();
     fake.failNextStarts = 3;

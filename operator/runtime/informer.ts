@@ -60,11 +60,11 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     };
     this.informer.on(k8s.ADD, (object) => {
       touch();
-      this.dispatch(object);
+      this.dispatch(withoutManagedFields(object));
     });
     this.informer.on(k8s.UPDATE, (object) => {
       touch();
-      this.dispatch(object);
+      this.dispatch(withoutManagedFields(object));
     });
     this.informer.on(k8s.DELETE, (object) => {
       touch();
@@ -171,6 +171,18 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     this.restartDelay = Math.min(this.restartDelay * 2, this.options.maxRestartDelayMs);
     return delay;
   }
+}
+
+/**
+ * client-node's cache keeps the very object it hands to handlers, so dropping
+ * managedFields here drops them from the cache: no decision reads them, and
+ * they are the larger part of a small object's memory (a tree of tiny
+ * objects per field manager). Live reads, which the executor makes before
+ * acting, still carry them.
+ */
+function withoutManagedFields<T extends k8s.KubernetesObject>(object: T): T {
+  if (object.metadata?.managedFields) delete object.metadata.managedFields;
+  return object;
 }
 
 function describe(error: unknown): string {

@@ -87,6 +87,13 @@ elseif phase == "Advisory" and recommended ~= nil and recommended.status == "Fal
   relevant = recommended
 end
 
+-- Refusals the operator retries by itself (it set a retry time): waiting, like an approval, not a failure.
+local RETRYABLE_REFUSALS = { TooFewAvailable = true, RateLimited = true, FreezeWindow = true, AdmissionPolicyMissing = true }
+local executed = findCondition(conditions, "Executed")
+if phase == "Refused" and executed ~= nil and RETRYABLE_REFUSALS[executed.reason] then
+  return { status = "Suspended", message = explain(label, executed) .. "; the operator retries it" }
+end
+
 local stalled = findCondition(conditions, "Stalled")
 local reconciling = findCondition(conditions, "Reconciling")
 local ready = findCondition(conditions, "Ready")

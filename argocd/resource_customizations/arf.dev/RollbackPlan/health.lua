@@ -109,14 +109,15 @@ if window.state == "RolledBack" then
     message = message .. ": " .. rollback.message
   end
   -- The undo did its job: the workload is back as it was (the intent itself shows RolledBack, Degraded).
-  -- A failed or refused undo leaves the workload worse: Degraded, as Flux sees the plan Stalled.
+  -- A failed or refused undo leaves the workload worse and needs a person: Suspended, as for
+  -- AlertOnly (Flux sees the plan Current; the alert ArfAutoRollbackFailed says it).
   if rollback.state == "Succeeded" then
     return { status = "Healthy", message = message }
   end
-  return { status = "Degraded", message = message }
+  return { status = "Suspended", message = message .. "; a person must act" }
 end
 if window.state == "AlertOnly" then
-  return { status = "Degraded", message = message .. "; onFailure is alertOnly, so the action was not undone" }
+  return { status = "Suspended", message = message .. "; onFailure is alertOnly, so the action was not undone: a person must act" }
 end
 -- A state this script does not know (a newer operator).
 return { status = "Progressing", message = message }
