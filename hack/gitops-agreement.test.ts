@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { IntentPhase, RETRIED_REFUSALS, TERMINAL_PHASES } from "../operator/api/index.ts";
 import { withGitOpsConditions } from "../operator/lib/kstatus.ts";
 
 const ROOT = join(import.meta.dirname, "..", "argocd", "resource_customizations", "arf.dev");
@@ -79,5 +80,28 @@ describe("Flux (kstatus) and Argo CD agree on every Argo fixture", () => {
       status: withGitOpsConditions(PLURALS[kind] as string, status, new Date("2026-11-22T10:00:00Z")),
     };
     expect(kstatus(derived)).toBe(FLUX_EQUIVALENT[argo]);
+  });
+});
+
+describe("the facts each tool keeps in its own language stay the operator's", () => {
+  const lua = readFileSync(join(ROOT, "HealingIntent", "health.lua"), "utf8");
+  const luaSet = (name: string) => {
+    const table = lua.match(new RegExp(`local ${name} = \\{([^}]*)\\}`))?.[1] ?? "";
+    return [...table.matchAll(/(\w+)\s*=\s*true/g)].map((m) => m[1]).sort();
+  };
+
+  it("the Argo CD script retries the refusals the operator retries", () => {
+    expect(luaSet("RETRYABLE_REFUSALS")).toEqual([...RETRIED_REFUSALS].sort());
+  });
+
+  it("the plugin refuses to approve exactly the phases the operator never decides again", () => {
+    const plugin = readFileSync(join(import.meta.dirname, "..", "bin", "kubectl-arf"), "utf8");
+    const tuple = plugin.match(/if phase in \(([^)]*)\):/)?.[1] ?? "";
+    expect([...tuple.matchAll(/"(\w+)"/g)].map((m) => m[1]).sort()).toEqual([...TERMINAL_PHASES].sort());
+  });
+
+  it("every phase has an Argo CD fixture, so the agreement above covers them all", () => {
+    const fixturePhases = new Set(cases.filter((c) => c.kind === "HealingIntent").map((c) => c.object.status?.phase));
+    expect(IntentPhase.options.filter((phase) => !fixturePhases.has(phase))).toEqual([]);
   });
 });

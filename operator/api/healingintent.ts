@@ -232,6 +232,29 @@ export const IntentPhase = z.enum([
 ]);
 export type IntentPhase = z.infer<typeof IntentPhase>;
 
+/** Phases after which an intent is a record: never decided again (the plugin refuses to approve one). */
+export const TERMINAL_PHASES: ReadonlySet<IntentPhase> = new Set([
+  "Succeeded",
+  "Failed",
+  "Rejected",
+  "Expired",
+  "RolledBack",
+]);
+
+/**
+ * Refusals the operator retries by itself (the ladder sets a retry time): a
+ * Refused intent with one of these reasons may still act, so GitOps tools see
+ * it waiting, not failed. The ladder's types allow a retry time only for these.
+ */
+export const RETRIED_REFUSALS = [
+  "TooFewAvailable",
+  "RateLimited",
+  "FreezeWindow",
+  "AdmissionPolicyMissing",
+  "AdmissionPolicyAltered",
+] as const;
+export type RetriedRefusal = (typeof RETRIED_REFUSALS)[number];
+
 const FieldChange = z.strictObject({
   field: z.string().max(512).describe("The changed field, e.g. spec.replicas or image of container app."),
   from: z.string().max(2048).describe("The value now."),

@@ -3,18 +3,16 @@
 // windows, and the counting of approvals (four-eyes, allowed approvers, TTL).
 import type * as k8s from "@kubernetes/client-node";
 import { CronExpressionParser } from "cron-parser";
-import type { Approval, ApprovalPolicySpec, HealingIntentSpec } from "../api/index.ts";
+import type { Approval, ApprovalPolicySpec, HealingIntentSpec, RetriedRefusal } from "../api/index.ts";
 import { parseDuration } from "../lib/duration.ts";
 import type { AdmissionState } from "./admission.ts";
 import { shortDigest } from "./digest.ts";
 import type { Plan, Workload } from "./plan.ts";
 
-export interface Refusal {
-  reason: string;
-  message: string;
-  /** When a time-based refusal may lift, so the intent is looked at again then. */
-  retryAt?: Date;
-}
+/** Only a refusal the operator retries has a retry time (when it may lift, so the intent is looked at again then). */
+export type Refusal =
+  | { reason: string; message: string; retryAt?: undefined }
+  | { reason: RetriedRefusal; message: string; retryAt: Date };
 
 type OkPlan = Extract<Plan, { ok: true }>;
 

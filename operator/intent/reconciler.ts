@@ -5,7 +5,13 @@
 //
 // Decisions about one target are serialised (a per-target lock), so two
 // intents on the same workload never both pass a rate limit or both act.
-import { HealingIntentSpec, type HealingIntentStatus, type WorkloadKind } from "../api/index.ts";
+import {
+  HealingIntentSpec,
+  type HealingIntentStatus,
+  type IntentPhase,
+  TERMINAL_PHASES,
+  type WorkloadKind,
+} from "../api/index.ts";
 import { type Validated, validate } from "../api/validate.ts";
 import type { EditionWiring } from "../edition.ts";
 import type { AdmissionReader, EventRecorder, RevisionReader, StatusWriter, WorkloadReader } from "../kube/gateway.ts";
@@ -58,7 +64,6 @@ export interface IntentReconcilerDeps {
 }
 
 const TARGET_BUSY_RETRY_MS = 250;
-const TERMINAL_PHASES = new Set(["Succeeded", "Failed", "Rejected", "Expired", "RolledBack"]);
 const NO_ADMISSION: AdmissionState = {
   verified: false,
   reason: "AdmissionPolicyMissing",
@@ -134,7 +139,7 @@ async function reconcile(
   let previous = intent.status;
   // A finished intent is a record: it is never decided again. It is observed, though: a later spec
   // change (a late approval, a commit) must not leave Flux and Argo CD waiting for observedGeneration.
-  if (previous?.phase && TERMINAL_PHASES.has(previous.phase)) {
+  if (previous?.phase && TERMINAL_PHASES.has(previous.phase as IntentPhase)) {
     const generation = intent.metadata?.generation ?? 0;
     if (previous.observedGeneration !== generation) {
       await deps.statusWriter.writeStatus("healingintents", intent, {

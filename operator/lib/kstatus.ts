@@ -7,7 +7,8 @@
 // hold up Flux's wait: true). Pending, Approved and Executing are: the action
 // is about to run or running, so Reconciling=True and Ready=Unknown until it
 // ends. Stalled=True on a terminal failure (Invalid, Refused, Rejected,
-// Expired, Failed, RolledBack), so a sync fails fast.
+// Expired, Failed, RolledBack), so a sync fails fast; a refusal the operator
+// retries by itself (RETRIED_REFUSALS) is waiting, like an approval.
 // ApprovalPolicy: Stalled=True while invalid (its Ready is set by validation).
 // RollbackPlan: Stalled=True while invalid; Reconciling=True while an
 // automatic undo runs. A window is never a sync failure: a failed window that
@@ -15,18 +16,13 @@
 // every sync of its Kustomization until the next action, with no way to clear
 // it; it is reported by the alerts (ArfRollbackWindowFailed,
 // ArfAutoRollbackFailed) and by Argo CD as Suspended (a person must act).
-import type { Condition } from "../api/index.ts";
+import { type Condition, RETRIED_REFUSALS } from "../api/index.ts";
 import { setConditions } from "./conditions.ts";
 
 /** The conditions derived here; a decision keeps them (and their transition times) rather than dropping them. */
 export const GITOPS_CONDITION_TYPES = new Set(["Ready", "Reconciling", "Stalled"]);
 
-/**
- * Refusals the operator retries by itself (its ladder sets a retry time): the
- * intent may still act, so it is decided and waiting, as AwaitingApproval is,
- * not a failure that should fail a sync.
- */
-const RETRYABLE_REFUSALS = new Set(["TooFewAvailable", "RateLimited", "FreezeWindow", "AdmissionPolicyMissing"]);
+const RETRIED = new Set<string>(RETRIED_REFUSALS);
 
 const IN_PROGRESS_PHASES: Record<string, string> = {
   Pending: "the intent is being decided again",
@@ -64,7 +60,7 @@ export function withGitOpsConditions(plural: string, status: unknown, now: Date)
   if (plural === "healingintents") {
     if (!s.phase) return status;
     const executed = s.conditions?.find((c) => c.type === "Executed");
-    const retrying = s.phase === "Refused" && executed !== undefined && RETRYABLE_REFUSALS.has(executed.reason);
+    const retrying = s.phase === "Refused" && executed !== undefined && RETRIED.has(executed.reason);
     const failure = retrying ? undefined : FAILED_PHASES[s.phase];
     const progress = IN_PROGRESS_PHASES[s.phase];
     const cause = reasonOf(s.conditions, s.phase);

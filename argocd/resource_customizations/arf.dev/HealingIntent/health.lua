@@ -88,7 +88,9 @@ elseif phase == "Advisory" and recommended ~= nil and recommended.status == "Fal
 end
 
 -- Refusals the operator retries by itself (it set a retry time): waiting, like an approval, not a failure.
-local RETRYABLE_REFUSALS = { TooFewAvailable = true, RateLimited = true, FreezeWindow = true, AdmissionPolicyMissing = true }
+local RETRYABLE_REFUSALS = {
+  TooFewAvailable = true, RateLimited = true, FreezeWindow = true, AdmissionPolicyMissing = true, AdmissionPolicyAltered = true,
+}
 local executed = findCondition(conditions, "Executed")
 if phase == "Refused" and executed ~= nil and RETRYABLE_REFUSALS[executed.reason] then
   return { status = "Suspended", message = explain(label, executed) .. "; the operator retries it" }
