@@ -2,7 +2,7 @@
 // runner hack/argo-lua is built (by hack/build-binaries.sh) against util/lua of
 // the Argo CD release in hack/versions.env, and runs each script as argocd-cm
 // installs it: gopher-lua without the string library, with a 1 s timeout.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -17,17 +17,13 @@ import {
   RollbackPlanSpec,
   RollbackPlanStatus,
 } from "../operator/api/index.ts";
+import { cacheDir } from "./cache-dirs.ts";
 import { ARGOCD_CM_PATH, CUSTOMIZATIONS_DIR, healthScripts, renderArgoCDConfigMap } from "./gen-argocd-cm.ts";
 
 const REPO_ROOT = join(import.meta.dirname, "..");
 const GROUP_DIR = join(CUSTOMIZATIONS_DIR, "arf.dev");
 // Where hack/build-binaries.sh puts the runner: the same helper decides.
-const RUNNER = join(
-  execFileSync("bash", ["-c", 'source "$1/hack/lib.sh" && argo_lua_bin_dir', "-", REPO_ROOT], {
-    encoding: "utf8",
-  }).trim(),
-  "argo-lua",
-);
+const RUNNER = join(cacheDir("argo_lua_bin_dir"), "argo-lua");
 
 interface HealthStatus {
   status: string;

@@ -22,13 +22,17 @@ cached_build() {
   log "built $name in $((SECONDS - started))s"
 }
 
+# go_mod_field MODULE@VERSION FIELD: a field (GoMod: its go.mod; Dir: its source) of
+# the module, downloaded into the module cache if need be.
+go_mod_field() { go mod download -json "$1" | sed -n "s/.*\"$2\": \"\(.*\)\".*/\1/p"; }
+
 # build_kubernetes <out> <cmd>...: builds the named k8s.io/kubernetes/cmd/* binaries.
 build_kubernetes() {
   local out="$1" work; work="$(mktemp -d)"; shift
   local cmds=("$@")
   local minor="${KUBERNETES_VERSION#v1.}"; minor="${minor%%.*}"
   local staging_version="v0.${KUBERNETES_VERSION#v1.}"
-  local upstream_mod; upstream_mod="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  local upstream_mod; upstream_mod="$(go_mod_field "k8s.io/kubernetes@$KUBERNETES_VERSION" GoMod)"
   [[ -f "$upstream_mod" ]] || die "could not download k8s.io/kubernetes@$KUBERNETES_VERSION go.mod"
   # k8s.io/kubernetes replaces its staging modules with local paths, which
   # `go install` refuses. A wrapper module re-points each at its published tag.
@@ -58,7 +62,7 @@ build_kubernetes() {
 # because a dependency's replaces are ignored and its requires are already pinned.
 build_etcd() {
   local out="$1" work; work="$(mktemp -d)"
-  local upstream_mod; upstream_mod="$(go mod download -json "go.etcd.io/etcd/server/v3@$ETCD_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  local upstream_mod; upstream_mod="$(go_mod_field "go.etcd.io/etcd/server/v3@$ETCD_VERSION" GoMod)"
   { echo "module arf.dev/etcd-build"; grep -E '^go ' "$upstream_mod"; echo "require go.etcd.io/etcd/server/v3 $ETCD_VERSION"; } > "$work/go.mod"
   (cd "$work" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null && go build -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
   rm -rf "$work"
@@ -69,7 +73,7 @@ build_etcd() {
 build_kwok() {
   local out="$1" src
   GOBIN="$out" go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  src="$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  src="$(go_mod_field "sigs.k8s.io/kwok@$KWOK_VERSION" Dir)"
   local stage first=1
   for stage in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
     pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
@@ -94,10 +98,9 @@ remote_replaces() {
 build_flux_controller() {
   local out="$1" name="$2" version="$3" work; work="$(mktemp -d)"
   local module="github.com/fluxcd/$name"
-  local info upstream_mod upstream_dir
-  info="$(go mod download -json "$module@$version")"
-  upstream_mod="$(sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' <<<"$info")"
-  upstream_dir="$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' <<<"$info")"
+  local upstream_mod upstream_dir
+  upstream_mod="$(go_mod_field "$module@$version" GoMod)"
+  upstream_dir="$(go_mod_field "$module@$version" Dir)"
   [[ -f "$upstream_mod" && -d "$upstream_dir" ]] || die "could not download $module@$version"
   {
     echo "module arf.dev/flux-build"
@@ -121,7 +124,7 @@ build_flux() {
 build_argo_lua() {
   local out="$1" work; work="$(mktemp -d)"
   local module="github.com/argoproj/argo-cd/v3"
-  local upstream_mod; upstream_mod="$(go mod download -json "$module@$ARGOCD_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  local upstream_mod; upstream_mod="$(go_mod_field "$module@$ARGOCD_VERSION" GoMod)"
   [[ -f "$upstream_mod" ]] || die "could not download $module@$ARGOCD_VERSION go.mod"
   {
     echo "module arf.dev/argo-lua-build"

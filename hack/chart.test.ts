@@ -1,7 +1,7 @@
 // The chart without a cluster: `helm lint`/`helm template` against values.schema.json and the optional
 // objects, `promtool` on the alert rules, and the dashboard's and rules' metrics against the ones the
 // operator's registry (operator/metrics.ts) serves. Cluster installs are e2e/helm.e2e.ts.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { GO_DURATION_PATTERN } from "../operator/lib/duration.ts";
 import { OperatorMetrics } from "../operator/metrics.ts";
+import { cacheDir } from "./cache-dirs.ts";
 import { dashboardPanels, dashboardQueries } from "./dashboard-queries.ts";
 
 const REPO_ROOT = join(import.meta.dirname, "..");
@@ -18,10 +19,7 @@ const RULES_FILE = join(CHART, "files", "prometheus-rules.yaml");
 const RULES_TESTS = join(CHART, "tests", "prometheus-rules.test.yaml");
 const PROMTOOL = "/usr/bin/promtool";
 const DEFAULT_RUNBOOKS = "https://github.com/arf-dev/arf-operator/blob/main/docs/runbooks.md";
-const HELM = join(
-  execFileSync("bash", ["-c", "source hack/lib.sh; helm_bin_dir"], { cwd: REPO_ROOT, encoding: "utf8" }).trim(),
-  "helm",
-);
+const HELM = join(cacheDir("helm_bin_dir"), "helm");
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JavaScript template.
 const DATASOURCE_VARIABLE = "${datasource}";
 const MONITORING_API = ["--api-versions", "monitoring.coreos.com/v1"];

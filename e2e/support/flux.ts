@@ -15,16 +15,12 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
+import { cacheDir } from "../../hack/cache-dirs.ts";
 import { REPO_ROOT } from "./env.ts";
 import { clientsFor, eventually, kubectl } from "./kube.ts";
 import { freePort } from "./ports.ts";
 
 export const FLUX_NAMESPACE = "flux-system";
-
-/** The cache directory hack/build-binaries.sh builds Flux into. */
-export function fluxBinDir(): string {
-  return execFileSync("bash", ["-c", `source "${REPO_ROOT}/hack/lib.sh" && flux_bin_dir`], { encoding: "utf8" }).trim();
-}
 
 export class TestFlux {
   private readonly children: ChildProcess[] = [];
@@ -35,7 +31,7 @@ export class TestFlux {
   /** Applies Flux's CRDs, then starts both controllers and waits until they are healthy. */
   async start(): Promise<void> {
     this.work = mkdtempSync(join(tmpdir(), "arf-flux-"));
-    const bin = fluxBinDir();
+    const bin = cacheDir("flux_bin_dir");
     for (const file of readdirSync(join(bin, "crds"))) {
       await kubectl(["apply", "--server-side", "--field-manager=arf-e2e", "-f", join(bin, "crds", file)]);
     }

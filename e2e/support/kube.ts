@@ -164,17 +164,17 @@ const WORKLOAD_RESOURCES = ["deployments", "statefulsets", "daemonsets"];
  * Writes the operator made since a time (dry runs excluded), to workloads by
  * default, or to the given resources, optionally in one namespace or to one name.
  * The operator is the token user "arf-operator" unless `user` names another
- * (an in-cluster operator is its ServiceAccount).
+ * (an in-cluster operator is its ServiceAccount), or is null for anyone's writes.
  */
 export function operatorWrites(
   since: number,
-  where: { resources?: string[]; namespace?: string; name?: string; user?: string } = {},
+  where: { resources?: string[]; namespace?: string; name?: string; user?: string | null } = {},
 ): AuditEvent[] {
   const resources = where.resources ?? WORKLOAD_RESOURCES;
-  const user = where.user ?? "arf-operator";
+  const user = where.user === undefined ? "arf-operator" : where.user;
   return readAuditEvents().filter(
     (e) =>
-      e.user.username === user &&
+      (user === null || e.user.username === user) &&
       e.stage === "ResponseComplete" &&
       ["create", "update", "patch", "delete"].includes(e.verb) &&
       resources.includes(e.objectRef?.resource ?? "") &&
