@@ -139,6 +139,13 @@ try {
           },
         },
       });
+      // A restart is refused while too few replicas are available (the policy's minAvailable):
+      // the window is only measured once the workload is Available.
+      await until("the Deployment to be available", async () =>
+        ((await apps.readNamespacedDeployment({ namespace: ns, name: "web" })).status?.availableReplicas ?? 0) >= 1
+          ? true
+          : undefined,
+      );
       exporter.set(ns, 0.01);
       await until("Prometheus to see it", async () =>
         (await prometheus.query(`arf_e2e_error_ratio{namespace="${ns}"}`)) === 0.01 ? true : undefined,
