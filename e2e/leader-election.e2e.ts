@@ -46,8 +46,9 @@ describe("leader election", () => {
     const standby = operators.find((o) => o !== leader) as RunningOperator;
     expect(await leaseHolder()).toBe(leader?.identity);
     expect(await leader?.ready()).toBe(true);
-    // Standbys are ready too (warm caches), so the chart's Deployment becomes Available.
-    expect(await standby.ready()).toBe(true);
+    // Standbys are ready too once their caches have synced (which may come after the election),
+    // so the chart's Deployment becomes Available.
+    await eventually("the standby to be ready", async () => ((await standby.ready()) ? true : undefined));
     expect(await standby.metric("leader_election_master_status")).toBe(0);
 
     await createArf("healingintents", ns, intentBody("led", "restart", "Deployment", "nothing-here"));

@@ -18,6 +18,8 @@ export class IntentIdIndex {
   /** Files the cache's current object for (namespace, name), or forgets it when `current` is undefined (deleted). */
   update(namespace: string, name: string, current: HealingIntentObject | undefined): void {
     const objectKey = `${namespace}/${name}`;
+    // The id first: should computing it throw, the index is left as it was, not missing the intent.
+    const id = current ? this.idOf(current) : undefined;
     const previous = this.filedUnder.get(objectKey);
     if (previous !== undefined) {
       const names = this.byId.get(previous);
@@ -25,7 +27,6 @@ export class IntentIdIndex {
       if (names?.size === 0) this.byId.delete(previous);
       this.filedUnder.delete(objectKey);
     }
-    const id = current ? this.idOf(current) : undefined;
     if (!current || id === undefined) return;
     const key = `${namespace}\n${id}`;
     let names = this.byId.get(key);
