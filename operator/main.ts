@@ -190,7 +190,6 @@ async function main(): Promise<void> {
       workloads: kubeWorkloadReader(kc),
       livePolicies: kubeLiveLister(kc, "approvalpolicies"),
       targetLocks,
-      requeue: (namespace, name) => intentController.enqueue(namespace, name),
       statusWriter,
       events,
       metrics,

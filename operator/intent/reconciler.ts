@@ -49,8 +49,6 @@ export interface IntentReconcilerDeps {
   workloads?: WorkloadReader;
   /** Shared per-target locks (the window controller's undos take them too). */
   targetLocks?: KeyedMutex;
-  /** Queues an intent again now (the controller's enqueue): how a busy target wakes the intents waiting for it. */
-  requeue?: (namespace: string, name: string) => void;
   /** Live list of the ApprovalPolicies in a namespace, before anything is executed. */
   livePolicies?: (namespace: string) => Promise<ArfObject[]>;
   statusWriter: StatusWriter;
@@ -66,8 +64,6 @@ export interface IntentReconcilerDeps {
 }
 
 const TARGET_BUSY_RETRY_MS = 250;
-// With a way to requeue, a busy target wakes its waiters when it frees; this is only the fallback.
-const TARGET_BUSY_FALLBACK_MS = 5_000;
 const NO_ADMISSION: AdmissionState = {
   verified: false,
   reason: "AdmissionPolicyMissing",
@@ -115,14 +111,8 @@ export function makeIntentReconciler(deps: IntentReconcilerDeps) {
     const key = targetKey(request.namespace, request.name, intent.spec);
     // Whatever may act on the target (a resumed attempt; the live check and execution) runs alone per
     // target; recommending needs no lock. A busy target is retried shortly rather than holding a worker.
-    const exclusive: Exclusive = (fn) => {
-      if (!targets.busy(key)) return targets.run(key, fn);
-      const requeue = deps.requeue;
-      if (!requeue) return Promise.resolve({ requeueAfterMs: TARGET_BUSY_RETRY_MS });
-      // Polling a busy target every 250 ms cost a reconcile per waiting intent four times a second.
-      targets.whenFree(key, () => requeue(request.namespace, request.name));
-      return Promise.resolve({ requeueAfterMs: TARGET_BUSY_FALLBACK_MS });
-    };
+    const exclusive: Exclusive = (fn) =>
+      targets.busy(key) ? Promise.resolve({ requeueAfterMs: TARGET_BUSY_RETRY_MS }) : targets.run(key, fn);
     return reconcile(deps, request, exclusive);
   };
 }

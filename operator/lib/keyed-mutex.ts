@@ -1,7 +1,6 @@
 /** Runs async functions one at a time per key; different keys run concurrently. */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();
-  private readonly waiters = new Map<string, Array<() => void>>();
 
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
@@ -11,27 +10,9 @@ export class KeyedMutex {
     try {
       return await current;
     } finally {
-      // The last one out removes the key, so the map does not grow with every target ever seen,
-      // and tells whoever asked to hear when the key is free.
-      if (this.tails.get(key) === tail) {
-        this.tails.delete(key);
-        const waiting = this.waiters.get(key) ?? [];
-        this.waiters.delete(key);
-        for (const wake of waiting) wake();
-      }
+      // The last one out removes the key, so the map does not grow with every target ever seen.
+      if (this.tails.get(key) === tail) this.tails.delete(key);
     }
-  }
-
-  /**
-   * Calls `wake` once the key is free: when the last function holding or
-   * waiting for it finishes, or at once (in a microtask) when it is free now.
-   */
-  whenFree(key: string, wake: () => void): void {
-    if (!this.tails.has(key)) {
-      queueMicrotask(wake);
-      return;
-    }
-    this.waiters.set(key, [...(this.waiters.get(key) ?? []), wake]);
   }
 
   /** Whether a function holds (or waits for) the key now. */
