@@ -37,14 +37,18 @@ let operator: RunningOperator;
 let ns: string;
 let firstCommit = "";
 
+/** Where this test's Flux objects (both named after the test namespace) live. */
+const SOURCE = { group: "source.toolkit.fluxcd.io", plural: "gitrepositories" } as const;
+const KUSTOMIZATION = { group: "kustomize.toolkit.fluxcd.io", plural: "kustomizations" } as const;
+const fluxObject = (kind: typeof SOURCE | typeof KUSTOMIZATION) => ({
+  ...kind,
+  version: "v1",
+  namespace: FLUX_NAMESPACE,
+  name: ns,
+});
+
 const kustomizations = () =>
-  clientsFor("admin").custom.getNamespacedCustomObject({
-    group: "kustomize.toolkit.fluxcd.io",
-    version: "v1",
-    namespace: FLUX_NAMESPACE,
-    plural: "kustomizations",
-    name: ns,
-  }) as Promise<any>;
+  clientsFor("admin").custom.getNamespacedCustomObject(fluxObject(KUSTOMIZATION)) as Promise<any>;
 
 /**
  * Waits until Flux has applied this commit (or tried to) and its Ready
@@ -67,19 +71,9 @@ const syncedTo = (sha: string, ready: "True" | "False", requestedAt?: string, ti
 /** Asks Flux to sync now rather than at its next interval (what `flux reconcile` does); returns the request's mark. */
 async function requestSync(): Promise<string> {
   const at = new Date().toISOString();
-  for (const [group, plural] of [
-    ["source.toolkit.fluxcd.io", "gitrepositories"],
-    ["kustomize.toolkit.fluxcd.io", "kustomizations"],
-  ] as const) {
+  for (const kind of [SOURCE, KUSTOMIZATION]) {
     await clientsFor("admin").custom.patchNamespacedCustomObject(
-      {
-        group,
-        version: "v1",
-        namespace: FLUX_NAMESPACE,
-        plural,
-        name: ns,
-        body: { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": at } } },
-      },
+      { ...fluxObject(kind), body: { metadata: { annotations: { "reconcile.fluxcd.io/requestedAt": at } } } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
   }
@@ -155,10 +149,7 @@ beforeAll(async () => {
   });
   const custom = clientsFor("admin").custom;
   await custom.createNamespacedCustomObject({
-    group: "source.toolkit.fluxcd.io",
-    version: "v1",
-    namespace: FLUX_NAMESPACE,
-    plural: "gitrepositories",
+    ...fluxObject(SOURCE),
     body: {
       apiVersion: "source.toolkit.fluxcd.io/v1",
       kind: "GitRepository",
@@ -167,10 +158,7 @@ beforeAll(async () => {
     },
   });
   await custom.createNamespacedCustomObject({
-    group: "kustomize.toolkit.fluxcd.io",
-    version: "v1",
-    namespace: FLUX_NAMESPACE,
-    plural: "kustomizations",
+    ...fluxObject(KUSTOMIZATION),
     body: {
       apiVersion: "kustomize.toolkit.fluxcd.io/v1",
       kind: "Kustomization",
@@ -194,13 +182,10 @@ afterAll(async () => {
   // Flux's objects live in flux-system and carry Flux's finalizers: delete them
   // and wait until Flux has let them go (pruning what they applied), before it stops.
   const custom = clientsFor("admin").custom;
-  const fluxObjects = [
-    ["kustomize.toolkit.fluxcd.io", "kustomizations"],
-    ["source.toolkit.fluxcd.io", "gitrepositories"],
-  ] as const;
   if (ns) {
-    for (const [group, plural] of fluxObjects) {
-      const where = { group, version: "v1", namespace: FLUX_NAMESPACE, plural, name: ns };
+    for (const kind of [KUSTOMIZATION, SOURCE]) {
+      const where = fluxObject(kind);
+      const { plural } = kind;
       await custom.deleteNamespacedCustomObject(where).catch(() => undefined);
       await eventually(
         `${plural} ${ns} to be gone`,
