@@ -1,11 +1,20 @@
-# The operator runs its TypeScript sources directly on Node 24 (type stripping),
-# so the image needs no build step, only production dependencies.
+# Two stages. The first installs the locked dependencies and bundles the
+# operator (hack/bundle.ts: one minified file holds about 60 MiB less memory
+# than the TypeScript sources and their thousand modules). The second is Node
+# 24 and the bundle alone: no node_modules, no sources, no npm at run time.
+FROM node:24-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# npm install follows the lock; npm ci would also demand every platform's
+# optional biome binary, which some registry mirrors lack.
+RUN npm install --no-audit --no-fund --ignore-scripts
+COPY operator/ operator/
+COPY hack/bundle.ts hack/
+RUN node hack/bundle.ts dist/operator
+
 FROM node:24-slim
 WORKDIR /app
 ENV NODE_ENV=production
-COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
-COPY operator/ operator/
-COPY crds/ crds/
+COPY --from=build /src/dist/operator/ operator/
 USER 65532:65532
-ENTRYPOINT ["node", "operator/main.ts"]
+ENTRYPOINT ["node", "operator/main.js"]

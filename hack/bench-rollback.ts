@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { TestExporter, TestPrometheus } from "../e2e/support/prometheus.ts";
 import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
+import { operatorCommand } from "./bench/operator-command.ts";
 
 const windows = Number(process.argv[2] ?? 20);
 // Where the report goes (hack/bench.ts passes its own, so a smoke run leaves the committed one alone).
@@ -73,7 +74,7 @@ await prometheus.start(exporter.port);
 const operator: ChildProcess = spawn(
   process.execPath,
   [
-    join(root, "operator", "main.ts"),
+    ...(await operatorCommand(join(keyDir, "dist"))),
     `--kubeconfig=${kubeconfig}`,
     "--context=arf-operator",
     "--http-host=127.0.0.1",

@@ -4,6 +4,7 @@
 // ratios, not seconds). Prints a table, writes bench/report.json, asserts nothing.
 //
 //   node hack/bench.ts [--quick] [--sizes 100,1000,5000] [--memory 1000,10000] [--windows 20]
+//                      [--phases bursts,memory,reaction] [--modes advisory,autonomous]
 //   (run through hack/bench.sh, which brings the cluster up and installs the RBAC)
 //
 // 1. Decision latency and throughput: bursts of N HealingIntents under an
@@ -37,6 +38,7 @@ import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { freePort } from "../e2e/support/ports.ts";
 import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
+import { operatorCommand } from "./bench/operator-command.ts";
 import { type CpuProfile, type HeapSnapshot, heapByConstructor, topSelfTime } from "./bench/profile.ts";
 import { CountingProxy, WRITE_VERBS } from "./bench/proxy.ts";
 import { type Distribution, distribution } from "./bench/stats.ts";
@@ -47,6 +49,10 @@ const { values: options } = parseArgs({
     sizes: { type: "string" },
     memory: { type: "string" },
     windows: { type: "string" },
+    // A subset of bursts,memory,reaction, to iterate on one of them.
+    phases: { type: "string", default: "bursts,memory,reaction" },
+    // Which bursts: advisory, autonomous or both.
+    modes: { type: "string", default: "advisory,autonomous" },
     out: { type: "string", default: "bench/report.json" },
     // Leave the burst namespaces in place, to look at what the operator decided.
     keep: { type: "boolean", default: false },
@@ -56,6 +62,10 @@ const quick = options.quick;
 const sizes = (options.sizes ?? (quick ? "20" : "100,1000,5000")).split(",").map(Number);
 const memorySizes = (options.memory ?? (quick ? "40" : "1000,10000")).split(",").map(Number);
 const windows = Number(options.windows ?? (quick ? 1 : 20));
+const phases = new Set(options.phases.split(","));
+for (const phase of phases) {
+  if (!["bursts", "memory", "reaction"].includes(phase)) throw new Error(`--phases: unknown phase ${phase}`);
+}
 const workloadsForMemory = quick ? 50 : 1000;
 const PROFILED_SIZE = 1000;
 const concurrency = 16;
@@ -72,6 +82,8 @@ const arf = { group: "arf.dev", version: "v1alpha1" };
 const runId = Date.now().toString(36);
 const work = mkdtempSync(join(tmpdir(), "arf-bench-"));
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+// The operator as the image runs it: bundled, with the chart's Node options.
+const operatorArgs = await operatorCommand(join(work, "dist"));
 
 async function inParallel(n: number, task: (i: number) => Promise<unknown>, width = concurrency): Promise<number> {
   const start = performance.now();
@@ -182,7 +194,7 @@ async function startOperator(
     [
       ...(extra.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${extra.cpuProfileDir}`] : []),
       ...(extra.heapSnapshotDir ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${extra.heapSnapshotDir}`] : []),
-      join(root, "operator", "main.ts"),
+      ...operatorArgs,
       `--kubeconfig=${proxiedKubeconfig}`,
       "--context=arf-operator",
       "--http-host=127.0.0.1",
@@ -585,8 +597,12 @@ const report: Record<string, unknown> = {
   quick,
 };
 const bursts: Burst[] = [];
-for (const n of sizes) bursts.push(await burst("advisory", n));
-for (const n of sizes.filter((s) => s <= 1000)) bursts.push(await burst("autonomous", n));
+if (phases.has("bursts")) {
+  const modes = options.modes.split(",");
+  if (modes.includes("advisory")) for (const n of sizes) bursts.push(await burst("advisory", n));
+  if (modes.includes("autonomous"))
+    for (const n of sizes.filter((s) => s <= 1000)) bursts.push(await burst("autonomous", n));
+}
 report.bursts = bursts;
 const cpuDir = join(work, "cpu");
 try {
@@ -595,11 +611,13 @@ try {
 } catch {
   // no profiled size in this run
 }
-const mem = await memory();
-report.memory = mem.runs;
-report.heapTop = mem.heapTop;
+if (phases.has("memory")) {
+  const mem = await memory();
+  report.memory = mem.runs;
+  report.heapTop = mem.heapTop;
+}
 await setLicense(false);
-report.reaction = reaction();
+if (phases.has("reaction")) report.reaction = reaction();
 await proxy.stop();
 
 mkdirSync(join(root, "bench"), { recursive: true });
@@ -654,7 +672,7 @@ row([
   "empty: heap (live) / RSS MiB",
 ]);
 row(Array(7).fill("---"));
-for (const m of mem.runs)
+for (const m of (report.memory as MemoryRun[] | undefined) ?? [])
   row([
     m.intents,
     m.workloads,
@@ -666,17 +684,20 @@ for (const m of mem.runs)
   ]);
 const r = report.reaction as any;
 console.log(
-  r?.error
-    ? `\nauto-rollback reaction: ${r.error}`
-    : `\nauto-rollback reaction over ${r.windows} windows: p50 ${r.reactionSeconds.p50} s, p95 ${r.reactionSeconds.p95} s, max ${r.reactionSeconds.max} s (check interval ${r.checkIntervalSeconds} s)`,
+  !r
+    ? "\nauto-rollback reaction: not measured in this run"
+    : r.error
+      ? `\nauto-rollback reaction: ${r.error}`
+      : `\nauto-rollback reaction over ${r.windows} windows: p50 ${r.reactionSeconds.p50} s, p95 ${r.reactionSeconds.p95} s, max ${r.reactionSeconds.max} s (check interval ${r.checkIntervalSeconds} s)`,
 );
 if (report.cpuProfileTop) {
   console.log(`\nCPU, ${PROFILED_SIZE}-intent advisory burst, top self time:`);
   for (const f of report.cpuProfileTop as any[]) console.log(`  ${String(f.selfPercent).padStart(5)} %  ${f.function}`);
 }
-if (mem.heapTop) {
+const heapTop = report.heapTop as ReturnType<typeof heapByConstructor> | undefined;
+if (heapTop) {
   console.log(`\nheap at ${Math.max(...memorySizes)} intents, by constructor (self size):`);
-  for (const h of mem.heapTop)
+  for (const h of heapTop)
     console.log(`  ${String(h.selfMiB).padStart(7)} MiB  ${String(h.count).padStart(8)}  ${h.name}`);
 }
 console.log(`\nwrote ${options.out}`);

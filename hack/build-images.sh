@@ -103,7 +103,10 @@ build_node_base() {
   cp /bin/dash "$root/bin/sh"
   cp /usr/bin/env "$root/usr/bin/env"
   local lib
-  for lib in $(ldd "$node_bin" /bin/dash /usr/bin/env | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+  # What they load, and all of libc6, libgcc-s1 and libstdc++6 as node:24-slim has
+  # them (the bundler's native binding, in the Dockerfile's build stage, needs librt).
+  for lib in $({ ldd "$node_bin" /bin/dash /usr/bin/env | grep -o '/[^ ]*\.so[^ ]*'
+    dpkg -L libc6 libgcc-s1 libstdc++6 | grep -E '\.so(\.[0-9]+)*$' | grep -v gconv; } | sort -u); do
     mkdir -p "$root$(dirname "$lib")"
     cp -L "$lib" "$root$lib"
   done
@@ -149,7 +152,7 @@ build_operator() {
   export_image "$ref" "$archive"
   "${BUILDAH[@]}" rmi --force "$ref" >/dev/null 2>&1 || true
 }
-operator_key="$(cd "$REPO_ROOT" && hash_of Dockerfile .dockerignore package.json package-lock.json operator crds)-$base_key"
+operator_key="$(cd "$REPO_ROOT" && hash_of Dockerfile .dockerignore package.json package-lock.json operator hack/bundle.ts)-$base_key"
 cached_image "$OPERATOR_IMAGE" "$operator_key" build_operator
 
 mv "$index_tmp" "$ARF_IMAGE_DIR/index"
