@@ -18,6 +18,7 @@ import {
   identityOf,
   makeIntentReconciler,
 } from "./intent/reconciler.ts";
+import { reuseConnections } from "./kube/connections.ts";
 import {
   kubeAdmissionReader,
   kubeEventRecorder,
@@ -39,7 +40,7 @@ import { httpPrometheus } from "./rollback/prometheus.ts";
 import { systemClock } from "./runtime/clock.ts";
 import { Controller } from "./runtime/controller.ts";
 import { startHttpServer } from "./runtime/http.ts";
-import { ResilientInformer } from "./runtime/informer.ts";
+import { pagedList, ResilientInformer } from "./runtime/informer.ts";
 import { kubeLeaseClient, LeaderElector, leadershipGuard, NotLeaderError } from "./runtime/leader.ts";
 
 async function main(): Promise<void> {
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
   if (config.context) kc.setCurrentContext(config.context);
+  reuseConnections(kc);
 
   // Every process starts as OSS; the licensed wiring (and with it the
   // executor) exists only while a verified license is in force.
@@ -76,14 +78,17 @@ async function main(): Promise<void> {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const ns = config.watchNamespace;
   const customPath = (plural: string) => `/apis/${GROUP}/${VERSION}${ns ? `/namespaces/${ns}` : ""}/${plural}`;
-  const listCustom =
-    <T extends ArfObject>(plural: string) =>
-    () =>
-      (ns
-        ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
-        : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as Promise<
-        k8s.KubernetesListObject<T>
-      >;
+  // Lists go in pages (runtime/informer.ts pagedList), as raw JSON (as watch events arrive).
+  const listRaw = <T extends k8s.KubernetesObject>(group: string, version: string, plural: string) =>
+    pagedList<T>(
+      (page) =>
+        (ns
+          ? custom.listNamespacedCustomObject({ group, version, namespace: ns, plural, ...page })
+          : custom.listClusterCustomObject({ group, version, plural, ...page })) as Promise<
+          k8s.KubernetesListObject<T>
+        >,
+    );
+  const listCustom = <T extends ArfObject>(plural: string) => listRaw<T>(GROUP, VERSION, plural);
   const appsPath = (plural: string) => `/apis/apps/v1${ns ? `/namespaces/${ns}` : ""}/${plural}`;
   const informerOptions = { staleAfterMs: config.staleWatchTimeout, minRestartDelayMs: 500, maxRestartDelayMs: 60_000 };
   const informer = <T extends k8s.KubernetesObject>(name: string, path: string, list: k8s.ListPromise<T>) =>
@@ -104,12 +109,7 @@ async function main(): Promise<void> {
   // Workloads are listed as raw JSON (as watch events arrive): client-node's typed
   // lists drop fields its models do not know, and plans and digests must see what
   // a live read sees.
-  const listWorkloads = (plural: string) => () =>
-    (ns
-      ? custom.listNamespacedCustomObject({ group: "apps", version: "v1", namespace: ns, plural })
-      : custom.listClusterCustomObject({ group: "apps", version: "v1", plural })) as Promise<
-      k8s.KubernetesListObject<AnyWorkload>
-    >;
+  const listWorkloads = (plural: string) => listRaw<AnyWorkload>("apps", "v1", plural);
   const workloads: Record<WorkloadKind, ResilientInformer<AnyWorkload>> = {
     Deployment: informer<AnyWorkload>("deployments", appsPath("deployments"), listWorkloads("deployments")),
     StatefulSet: informer<AnyWorkload>("statefulsets", appsPath("statefulsets"), listWorkloads("statefulsets")),
@@ -144,7 +144,10 @@ async function main(): Promise<void> {
   );
   const revisions = kubeRevisionReader(kc);
   let droppedEvents = 0;
+  // Events yield to decisions: filled in once the controllers exist.
+  const decisionQueues: Array<{ readonly length: number }> = [];
   const events = kubeEventRecorder(kc, "arf-operator", config.identity, {
+    busy: () => decisionQueues.some((queue) => queue.length > 0),
     onError: (error) => log.warn({ err: String(error) }, "could not record an event"),
     onDrop: () => {
       if (droppedEvents++ % 100 === 0) log.warn({ dropped: droppedEvents }, "event backlog full: dropping events");
@@ -264,6 +267,7 @@ async function main(): Promise<void> {
     mayAct,
   );
   const controllers = [intentController, policyController, planController, windowController];
+  decisionQueues.push(...controllers.map((c) => c.queue));
 
   const enqueueIntentsIn = (
     namespace: string | undefined,

@@ -184,11 +184,9 @@ describe("desiredFromPlan", () => {
 
 describe("what was approved, and nothing else", () => {
   const scaleTo4: Desired = { type: "scale", replicas: 4, expectedReplicas: 2, expectedGeneration: 3 };
-  const scaleOf = (replicas: number) => ({ kind: "Scale", spec: { replicas }, status: { replicas } });
 
   it("a resumed scale that landed and was undone by someone is not repeated", async () => {
     // Replicas are back at the observed 2, but the generation moved on (our scale, then theirs).
-    route("GET", `${APPS}/deployments/web/scale`, ok(scaleOf(2)));
     route("GET", `${APPS}/deployments/web`, ok(deployment("web:2", 5)));
     const error = await failure(executor.apply("ns", "Deployment", "web", scaleTo4));
     expect(error).toBeInstanceOf(PermanentFailure);
@@ -216,7 +214,6 @@ describe("what was approved, and nothing else", () => {
   });
 
   it("an admission webhook's denial (403) ends the attempt instead of retrying forever", async () => {
-    route("GET", `${APPS}/deployments/web/scale`, ok(scaleOf(2)));
     route("GET", `${APPS}/deployments/web`, ok(deployment("web:2", 3)));
     route("PATCH", `${APPS}/deployments/web/scale`, { status: 403, body: status(403, "denied by policy") });
     const error = await failure(executor.apply("ns", "Deployment", "web", scaleTo4));
@@ -225,7 +222,6 @@ describe("what was approved, and nothing else", () => {
   });
 
   it("runs beforeWrite immediately before the write, and a throw there stops it", async () => {
-    route("GET", `${APPS}/deployments/web/scale`, ok(scaleOf(2)));
     route("GET", `${APPS}/deployments/web`, ok(deployment("web:2", 3)));
     const error = await failure(
       executor.apply("ns", "Deployment", "web", scaleTo4, () => {
@@ -470,18 +466,38 @@ describe("restart", () => {
 });
 
 describe("scale", () => {
-  it("keeps the test on /spec/replicas", async () => {
-    route("GET", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", spec: { replicas: 2 } }));
+  const withReplicas = (replicas: number) => {
+    const d = deployment("web:2");
+    d.spec.replicas = replicas;
+    return d;
+  };
+
+  it("reads the workload once (its replicas are its Scale's) and keeps the test on /spec/replicas", async () => {
+    route("GET", `${APPS}/deployments/web`, ok(withReplicas(2)));
     route("PATCH", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", spec: { replicas: 3 } }));
     await executor.apply("ns", "Deployment", "web", { type: "scale", replicas: 3, expectedReplicas: 2 });
+    expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET ${APPS}/deployments/web`,
+      `PATCH ${APPS}/deployments/web/scale`,
+    ]);
     expect(writes()[0]?.body).toEqual([
       { op: "test", path: "/spec/replicas", value: 2 },
       { op: "replace", path: "/spec/replicas", value: 3 },
     ]);
   });
 
+  it("refuses when the replicas are not those observed when the intent was decided", async () => {
+    route("GET", `${APPS}/deployments/web`, ok(withReplicas(5)));
+    const error = await failure(
+      executor.apply("ns", "Deployment", "web", { type: "scale", replicas: 3, expectedReplicas: 2 }),
+    );
+    expect(error).toBeInstanceOf(PermanentFailure);
+    expect(error.message).toContain("has 5 replicas, not the 2 observed");
+    expect(writes()).toEqual([]);
+  });
+
   it("scales up from zero, which a Scale omits, testing that its spec is still empty", async () => {
-    route("GET", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", metadata: { resourceVersion: "41" }, spec: {} }));
+    route("GET", `${APPS}/deployments/web`, ok(withReplicas(0)));
     route("PATCH", `${APPS}/deployments/web/scale`, ok({ kind: "Scale", spec: { replicas: 2 } }));
     await executor.apply("ns", "Deployment", "web", { type: "scale", replicas: 2, expectedReplicas: 0 });
     expect(writes()[0]?.body).toEqual([
@@ -489,12 +505,6 @@ describe("scale", () => {
       { op: "add", path: "/spec/replicas", value: 2 },
     ]);
   });
-
-  const withReplicas = (replicas: number) => {
-    const d = deployment("web:2");
-    d.spec.replicas = replicas;
-    return d;
-  };
 
   it("an undo never scales over replicas that moved since the action (an autoscaler, a person)", async () => {
     route("GET", `${APPS}/deployments/web`, ok(withReplicas(7)));
@@ -516,8 +526,8 @@ describe("scale", () => {
     ]);
   });
 
-  it("a 500 reading the scale is retried", async () => {
-    route("GET", `${APPS}/deployments/web/scale`, { status: 500, body: status(500, "boom") });
+  it("a 500 reading the workload is retried", async () => {
+    route("GET", `${APPS}/deployments/web`, { status: 500, body: status(500, "boom") });
     retryable(
       await failure(executor.apply("ns", "Deployment", "web", { type: "scale", replicas: 3, expectedReplicas: 2 })),
       500,

@@ -22,7 +22,6 @@ import {
   type Workload,
   withoutHash,
 } from "../intent/plan.ts";
-import { isNotFound } from "../kube/errors.ts";
 import { apiMessage, rawAppsReader, WORKLOAD_PLURALS } from "../kube/gateway.ts";
 import { FIELD_MANAGER } from "../kube/names.ts";
 import { rfc3339 } from "../lib/time.ts";
@@ -165,21 +164,15 @@ export function createExecutor(kc: k8s.KubeConfig): Executor {
         throw new PermanentFailure(`${target}: a snapshot is restored with restore(), not apply()`);
       case "scale": {
         if (kind === "DaemonSet") throw new PermanentFailure(`${target} cannot be scaled`);
-        const scale = await (kind === "Deployment"
-          ? apps.readNamespacedDeploymentScale({ namespace, name })
-          : apps.readNamespacedStatefulSetScale({ namespace, name })
-        ).catch((error) => {
-          if (isNotFound(error)) throw new PermanentFailure(`${target} no longer exists`);
-          throw error;
-        });
         if (desired.replicas === undefined) throw new PermanentFailure(`a scale of ${target} names no replicas`);
-        const current = scale.spec?.replicas ?? 0;
+        // A Scale's replicas are its workload's spec.replicas (defaulted, so always set): one read of the
+        // workload gives them and the generation; the write still goes to the Scale, guarded by a test.
+        const workload = await readWorkload(namespace, kind, name);
+        const current = (workload.spec as { replicas?: number } | undefined)?.replicas ?? 1;
         if (current === desired.replicas) return { kind: "done", message: `${target} has ${current} replicas` };
         // A resumed attempt whose scale landed and was then undone by someone must not scale again:
         // the generation moved on since the plan, so refuse.
-        if (desired.expectedGeneration !== undefined) {
-          generationToTest(kind, name, await readWorkload(namespace, kind, name), desired);
-        }
+        if (desired.expectedGeneration !== undefined) generationToTest(kind, name, workload, desired);
         if (current !== desired.expectedReplicas) {
           throw new PermanentFailure(
             `${target} has ${current} replicas, not the ${desired.expectedReplicas} observed when the intent was decided; not scaling`,

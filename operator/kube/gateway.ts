@@ -97,12 +97,20 @@ export function kubeStatusWriter(
  * reconcile never waits on one (they are a second write per decision), a few go
  * out at once, and beyond a bounded backlog the newest are dropped and counted
  * rather than held in memory. flush() waits (bounded) for the backlog at shutdown.
+ * While `busy()` says decisions are waiting, one Event at a time goes out: the
+ * API server's capacity goes to the status writes that are the record first.
  */
 export function kubeEventRecorder(
   kc: k8s.KubeConfig,
   component: string,
   instance: string,
-  options: { concurrency?: number; backlog?: number; onError?: (error: unknown) => void; onDrop?: () => void } = {},
+  options: {
+    concurrency?: number;
+    backlog?: number;
+    busy?: () => boolean;
+    onError?: (error: unknown) => void;
+    onDrop?: () => void;
+  } = {},
 ): EventRecorder & { flush(timeoutMs: number): Promise<void> } {
   const send = sendEvent(kc.makeApiClient(k8s.CoreV1Api), component, instance);
   const concurrency = options.concurrency ?? 4;
@@ -111,7 +119,8 @@ export function kubeEventRecorder(
   let inFlight = 0;
   const idle: Array<() => void> = [];
   const pump = () => {
-    while (inFlight < concurrency && pending.length > 0) {
+    const limit = options.busy?.() ? 1 : concurrency;
+    while (inFlight < limit && pending.length > 0) {
       const next = pending.shift() as () => Promise<void>;
       inFlight++;
       void next()

@@ -19,7 +19,7 @@ import {
 import type { EditionWiring } from "../edition.ts";
 import { appendHistory } from "../intent/evaluate.ts";
 import { attemptTooOld } from "../intent/execution.ts";
-import { type ActionLedger, type ActionRecord, recordIsFor } from "../intent/ledger.ts";
+import { type ActionLedger, type ActionRecord, recordIsFor, type StoredActionRecord } from "../intent/ledger.ts";
 import type { ArfObject, HealingIntentObject } from "../intent/objects.ts";
 import type { Workload } from "../intent/plan.ts";
 import { retryOnConflict } from "../kube/errors.ts";
@@ -89,7 +89,8 @@ export function makeWindowReconciler(deps: WindowDeps) {
     const spec = parsed.data;
     // Status is a record, never a command: the window must match the operator's own record of the action,
     // and its clock and baselines come from that record.
-    const action = (await deps.ledger.get(window.intentId))?.record;
+    const actionStored = await deps.ledger.get(window.intentId);
+    const action = actionStored?.record;
     const ours =
       recordIsFor(action, namespace, target) &&
       action.state === "Succeeded" &&
@@ -169,7 +170,8 @@ export function makeWindowReconciler(deps: WindowDeps) {
         const record = await createUndoRecord(deps, action);
         next.rollback = { record: record.name, state: "Started" };
         const written = await writeWindow(deps, plan, next);
-        return undo(deps, written, spec, next, measuredAt, log);
+        // Both records were read (the action's) or written (the undo's) just now: not read again.
+        return undo(deps, written, spec, next, measuredAt, log, { action: actionStored, undo: record });
       });
     }
     await writeWindow(deps, plan, next);
@@ -264,6 +266,8 @@ async function undo(
   window: RollbackWindow,
   measuredAt: number | undefined,
   log: Logger,
+  /** The action's and the undo's records, when the caller has just read or written them; else read here. */
+  known?: { action: StoredActionRecord | undefined; undo: StoredActionRecord },
 ): Promise<ReconcileResult | undefined> {
   const executor = deps.wiring().executor;
   if (!executor) return { requeueAfterMs: 30_000 };
@@ -283,7 +287,7 @@ async function undo(
       2,
     );
   };
-  const original = await deps.ledger.get(window.intentId);
+  const original = known ? known.action : await deps.ledger.get(window.intentId);
   const action = original?.record;
   const sameTarget = recordIsFor(action, namespace, spec.target);
   if (action?.state !== "Succeeded" || !sameTarget || !action.snapshot) {
@@ -300,7 +304,7 @@ async function undo(
     return undefined;
   }
   // Only an undo the operator decided (its record exists) is performed: a RolledBack status alone is not enough.
-  const stored = await deps.ledger.get(`${window.intentId}-undo`);
+  const stored = known ? known.undo : await deps.ledger.get(`${window.intentId}-undo`);
   const record = stored?.record;
   if (!stored || !record || record.desired.source !== action.intentId) {
     deps.metrics.autoRollbackFailures.inc({ reason: "Undecided" });
@@ -311,6 +315,8 @@ async function undo(
     return undefined;
   }
   let outcome: { ok: boolean; message: string; changed?: boolean };
+  // The reaction ends when the restoring write returns, not after the bookkeeping that follows it.
+  let restoredAt: number | undefined;
   if (record.state === "Started") {
     const { PermanentFailure } = await import("../executor/executor.ts");
     const snapshot =
@@ -333,6 +339,7 @@ async function undo(
         deps.assertMayAct,
         expected,
       );
+      restoredAt = performance.now();
       outcome = { ok: true, message: result.message, changed: result.changed };
     } catch (error) {
       deps.assertMayAct(); // a replica that may not act now never settles the undo either
@@ -349,7 +356,7 @@ async function undo(
   } else {
     outcome = { ok: record.state === "Succeeded", message: record.message ?? record.state };
   }
-  const reaction = measuredAt !== undefined ? (performance.now() - measuredAt) / 1000 : undefined;
+  const reaction = measuredAt !== undefined && restoredAt !== undefined ? (restoredAt - measuredAt) / 1000 : undefined;
   if (reaction !== undefined && outcome.ok) deps.metrics.autoRollbackReaction.observe(reaction);
   if (outcome.ok && outcome.changed)
     deps.metrics.autoRollbacks.inc({ reason: window.verdict?.reason ?? "HealthGotWorse" });

@@ -6,7 +6,7 @@ import type * as k8s from "@kubernetes/client-node";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "./fake-clock.ts";
-import { ResilientInformer } from "./informer.ts";
+import { type ListPage, pagedList, ResilientInformer } from "./informer.ts";
 
 type Obj = k8s.KubernetesObject;
 
@@ -152,5 +152,43 @@ describe("ResilientInformer", () => {
     fake.emit("error", new Error("late error"));
     await advance(clock, 200_000);
     expect(fake.starts).toBe(1);
+  });
+});
+
+describe("pagedList", () => {
+  type Obj = k8s.KubernetesObject;
+  const obj = (name: string): Obj => ({
+    metadata: { name, managedFields: [{ manager: "kubectl", operation: "Apply" }] },
+  });
+
+  it("asks page after page with the continue token, and returns one list without managedFields", async () => {
+    const asked: Array<{ limit: number; _continue?: string }> = [];
+    const pages: Record<string, k8s.KubernetesListObject<Obj>> = {
+      "": { items: [obj("a"), obj("b")], metadata: { resourceVersion: "7", continue: "p2" } as never },
+      p2: { items: [obj("c"), obj("d")], metadata: { resourceVersion: "7", continue: "p3" } as never },
+      p3: { items: [obj("e")], metadata: { resourceVersion: "7" } },
+    };
+    const page: ListPage<Obj> = async (options) => {
+      asked.push(options);
+      return pages[options._continue ?? ""] as k8s.KubernetesListObject<Obj>;
+    };
+    const list = await pagedList(page, 2)();
+    expect(asked).toEqual([{ limit: 2 }, { limit: 2, _continue: "p2" }, { limit: 2, _continue: "p3" }]);
+    expect(list.items.map((i) => i.metadata?.name)).toEqual(["a", "b", "c", "d", "e"]);
+    expect(list.items.every((i) => i.metadata?.managedFields === undefined)).toBe(true);
+    expect(list.metadata?.resourceVersion).toBe("7");
+    expect((list.metadata as { continue?: string }).continue).toBeUndefined();
+  });
+
+  it("follows client-node's typed _continue too, and fails the whole list when a page fails", async () => {
+    let calls = 0;
+    const typed: ListPage<Obj> = async () =>
+      calls++ === 0 ? { items: [obj("a")], metadata: { _continue: "next" } } : { items: [obj("b")], metadata: {} };
+    expect((await pagedList(typed)()).items).toHaveLength(2);
+    const failing: ListPage<Obj> = async (options) => {
+      if (options._continue) throw new Error("410 Gone: the continue token expired");
+      return { items: [obj("a")], metadata: { continue: "stale" } as never };
+    };
+    await expect(pagedList(failing)()).rejects.toThrow("410 Gone");
   });
 });

@@ -185,6 +185,35 @@ function withoutManagedFields<T extends k8s.KubernetesObject>(object: T): T {
   return object;
 }
 
+/** One page of a list: the API server's limit and continue parameters, as CustomObjectsApi names them. */
+export type ListPage<T extends k8s.KubernetesObject> = (page: {
+  limit: number;
+  _continue?: string;
+}) => Promise<k8s.KubernetesListObject<T>>;
+
+/**
+ * A list in pages of `pageSize`, as client-go's reflector lists: one answer
+ * for 10,000 intents is tens of MiB of JSON, held as text and parsed at once,
+ * and that peak stays in the process's RSS long after. Items lose their
+ * managedFields page by page. The pages are one consistent snapshot (the
+ * API server's continue token); the last page's resourceVersion starts the watch.
+ */
+export function pagedList<T extends k8s.KubernetesObject>(page: ListPage<T>, pageSize = 500): k8s.ListPromise<T> {
+  return async () => {
+    const items: T[] = [];
+    let token: string | undefined;
+    let last: k8s.KubernetesListObject<T>;
+    do {
+      last = await page({ limit: pageSize, ...(token ? { _continue: token } : {}) });
+      for (const item of last.items ?? []) items.push(withoutManagedFields(item));
+      // Raw JSON (CustomObjectsApi) names it `continue`; client-node's typed lists `_continue`.
+      const meta = last.metadata as { continue?: string; _continue?: string } | undefined;
+      token = meta?.continue || meta?._continue || undefined;
+    } while (token);
+    return { ...last, items, metadata: { ...last.metadata, continue: undefined, _continue: undefined } as never };
+  };
+}
+
 function describe(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
