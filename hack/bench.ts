@@ -243,10 +243,11 @@ const readyAfter = async (operator: RunningOperator) =>
 async function quiet(operator: RunningOperator, quietMs = 3000) {
   let since = Date.now();
   await until(
-    "the operator's work queue to drain",
+    "the operator's work queue and Event backlog to drain",
     async () => {
       const depth = await operator.metric("workqueue_depth");
-      if (depth !== 0) since = Date.now();
+      const events = await operator.metric("arf_events_pending");
+      if (depth !== 0 || events !== 0) since = Date.now();
       return Date.now() - since >= quietMs ? true : undefined;
     },
     900_000,

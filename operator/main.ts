@@ -150,8 +150,10 @@ async function main(): Promise<void> {
     busy: () => decisionQueues.some((queue) => queue.length > 0),
     onError: (error) => log.warn({ err: String(error) }, "could not record an event"),
     onDrop: () => {
+      metrics.eventsDropped.inc();
       if (droppedEvents++ % 100 === 0) log.warn({ dropped: droppedEvents }, "event backlog full: dropping events");
     },
+    onPending: (pending) => metrics.eventsPending.set(pending),
   });
   let elector: LeaderElector | undefined;
   // --- leadership (runtime/leader.ts): `leadership.assertLeader()` throws

@@ -157,6 +157,16 @@ export class OperatorMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly eventsPending = new Gauge({
+    name: "arf_events_pending",
+    help: "Events recorded but not yet sent (waiting or in flight): they go out in the background, one at a time while decisions are queued.",
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: "arf_events_dropped_total",
+    help: "Events dropped because the backlog of unsent Events was full (as client-go's broadcaster drops them).",
+    registers: [this.registry],
+  });
   readonly windowsTotal = new Counter({
     name: "arf_rollback_windows_total",
     help: "Auto-rollback windows ended, per result.",

@@ -48,11 +48,19 @@ const intent = { kind: "HealingIntent", apiVersion: "arf.dev/v1alpha1", namespac
 
 describe("kubeEventRecorder", () => {
   it("sends a few Events at once when no decision waits", async () => {
-    const events = kubeEventRecorder(kc, "arf-operator", "test", { concurrency: 4, busy: () => false });
+    const pendingSeen: number[] = [];
+    const events = kubeEventRecorder(kc, "arf-operator", "test", {
+      concurrency: 4,
+      busy: () => false,
+      onPending: (n) => pendingSeen.push(n),
+    });
     for (let i = 0; i < 12; i++) await events.record(intent, "Normal", `R${i}`, "m");
     await events.flush(5000);
     expect(received).toHaveLength(12);
     expect(mostInFlight).toBe(4);
+    // The backlog is reported as it grows and drains (arf_events_pending).
+    expect(Math.max(...pendingSeen)).toBe(12);
+    expect(pendingSeen.at(-1)).toBe(0);
   });
 
   it("sends one Event at a time while decisions wait, and all of them in order", async () => {

@@ -110,6 +110,8 @@ export function kubeEventRecorder(
     busy?: () => boolean;
     onError?: (error: unknown) => void;
     onDrop?: () => void;
+    /** Events waiting or in flight, after every change. */
+    onPending?: (pending: number) => void;
   } = {},
 ): EventRecorder & { flush(timeoutMs: number): Promise<void> } {
   const send = sendEvent(kc.makeApiClient(k8s.CoreV1Api), component, instance);
@@ -130,6 +132,7 @@ export function kubeEventRecorder(
           pump();
         });
     }
+    options.onPending?.(inFlight + pending.length);
     if (inFlight === 0 && pending.length === 0) for (const resolve of idle.splice(0)) resolve();
   };
   return {
