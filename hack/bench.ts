@@ -38,7 +38,7 @@ import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { freePort } from "../e2e/support/ports.ts";
 import { generateKeyPair, issueLicense } from "../operator/license/license.ts";
-import { operatorCommand } from "./bench/operator-command.ts";
+import { chartNodeOptions, operatorCommand } from "./bench/operator-command.ts";
 import { type CpuProfile, type HeapSnapshot, heapByConstructor, topSelfTime } from "./bench/profile.ts";
 import { CountingProxy, WRITE_VERBS } from "./bench/proxy.ts";
 import { type Distribution, distribution } from "./bench/stats.ts";
@@ -53,6 +53,8 @@ const { values: options } = parseArgs({
     phases: { type: "string", default: "bursts,memory,reaction" },
     // Which bursts: advisory, autonomous or both.
     modes: { type: "string", default: "advisory,autonomous" },
+    // Node options for the operator instead of the chart's, to try others (space-separated).
+    "node-options": { type: "string" },
     out: { type: "string", default: "bench/report.json" },
     // Leave the burst namespaces in place, to look at what the operator decided.
     keep: { type: "boolean", default: false },
@@ -83,7 +85,10 @@ const runId = Date.now().toString(36);
 const work = mkdtempSync(join(tmpdir(), "arf-bench-"));
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 // The operator as the image runs it: bundled, with the chart's Node options.
-const operatorArgs = await operatorCommand(join(work, "dist"));
+const operatorArgs = await operatorCommand(
+  join(work, "dist"),
+  options["node-options"]?.split(/\s+/).filter(Boolean) ?? chartNodeOptions(),
+);
 
 async function inParallel(n: number, task: (i: number) => Promise<unknown>, width = concurrency): Promise<number> {
   const start = performance.now();

@@ -1,6 +1,6 @@
 // The image runs the bundle (hack/bundle.ts), not the sources: the separation
 // of editions must survive bundling, and the bundle must find its vendor key.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OutputChunk } from "rolldown";
@@ -36,9 +36,29 @@ describe("the operator's bundle", () => {
     expect(executorChunk?.isEntry).toBe(false);
     const loaded = staticClosure("main.js");
     expect(loaded.has(executorChunk?.fileName as string)).toBe(false);
+    // No module of operator/executor/ is in a chunk the entry point loads statically.
+    const executorDir = `${join(import.meta.dirname, "..", "operator", "executor")}/`;
+    const leaked = chunks
+      .filter((c) => loaded.has(c.fileName))
+      .flatMap((c) => c.moduleIds.filter((id) => id.startsWith(executorDir)));
+    expect(leaked).toEqual([]);
     // Reached only through edition.ts' dynamic import, which the licensed wiring awaits.
     expect(entry?.dynamicImports).toContain(executorChunk?.fileName);
   });
+
+  it("declares its files ES modules, and refuses to empty a directory that is not an earlier bundle", async () => {
+    expect(JSON.parse(readFileSync(join(outDir, "package.json"), "utf8"))).toEqual({ type: "module" });
+    const precious = mkdtempSync(join(tmpdir(), "arf-bundle-precious-"));
+    writeFileSync(join(precious, "keep.txt"), "mine");
+    try {
+      await expect(bundleOperator(precious)).rejects.toThrow("not an earlier bundle");
+      expect(readFileSync(join(precious, "keep.txt"), "utf8")).toBe("mine");
+      // An earlier bundle is replaced.
+      expect((await bundleOperator(outDir)).some((c) => c.fileName === "main.js")).toBe(true);
+    } finally {
+      rmSync(precious, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("ships the vendor's public key beside the chunks, where license.ts looks for it", () => {
     const shipped = join(outDir, "vendor-public-key.pem");

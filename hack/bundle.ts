@@ -7,13 +7,19 @@
 // import in edition.ts: the OSS edition never loads it (hack/bundle.test.ts).
 //
 //   node hack/bundle.ts [out dir, default dist/operator]
-import { copyFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { build, type OutputChunk } from "rolldown";
 
 const root = join(import.meta.dirname, "..");
 
+/** Marks a directory as this script's output, the only kind it empties before writing. */
+const MARKER = ".arf-operator-bundle";
+
 export async function bundleOperator(outDir: string): Promise<OutputChunk[]> {
+  if (existsSync(outDir) && readdirSync(outDir).length > 0 && !existsSync(join(outDir, MARKER))) {
+    throw new Error(`${outDir} is not empty and not an earlier bundle: refusing to empty it`);
+  }
   rmSync(outDir, { recursive: true, force: true });
   const output = await build({
     input: { main: join(root, "operator", "main.ts") },
@@ -23,6 +29,9 @@ export async function bundleOperator(outDir: string): Promise<OutputChunk[]> {
   });
   // license.ts reads the vendor's key beside itself (import.meta.url), so beside the chunks.
   copyFileSync(join(root, "operator", "license", "vendor-public-key.pem"), join(outDir, "vendor-public-key.pem"));
+  // ES modules by declaration, not by Node's syntax detection (which a flag or a parent package.json can turn off).
+  writeFileSync(join(outDir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
+  writeFileSync(join(outDir, MARKER), "");
   return output.output.filter((item): item is OutputChunk => item.type === "chunk");
 }
 

@@ -16,7 +16,7 @@ export function chartNodeOptions(): string[] {
 }
 
 /** Bundles the operator into dir; returns the node arguments that run it as the image does. */
-export async function operatorCommand(dir: string): Promise<string[]> {
+export async function operatorCommand(dir: string, nodeOptions = chartNodeOptions()): Promise<string[]> {
   await bundleOperator(dir);
-  return [...chartNodeOptions(), join(dir, "main.js")];
+  return [...nodeOptions, join(dir, "main.js")];
 }

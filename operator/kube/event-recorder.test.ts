@@ -19,7 +19,9 @@ beforeAll(async () => {
     request.on("end", () => {
       inFlight++;
       mostInFlight = Math.max(mostInFlight, inFlight);
-      received.push(JSON.parse(body).reason);
+      const reason = JSON.parse(body).reason;
+      received.push(reason);
+      if (reason === "Hang") return; // never answers
       setTimeout(() => {
         inFlight--;
         response.setHeader("content-type", "application/json");
@@ -38,7 +40,13 @@ beforeAll(async () => {
     currentContext: "x",
   });
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(
+  () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections(); // the request that never answers
+    }),
+);
 beforeEach(() => {
   mostInFlight = 0;
   received = [];
@@ -87,5 +95,36 @@ describe("kubeEventRecorder", () => {
     // One went out at once; three waited; the other four were dropped.
     expect(received).toEqual(["R0", "R1", "R2", "R3"]);
     expect(dropped).toBe(4);
+  });
+
+  it("a Warning takes the place of the oldest Normal Event when the backlog is full", async () => {
+    let dropped = 0;
+    const events = kubeEventRecorder(kc, "arf-operator", "test", {
+      concurrency: 1,
+      backlog: 2,
+      onDrop: () => dropped++,
+    });
+    await events.record(intent, "Normal", "N0", "m"); // sent at once
+    await events.record(intent, "Normal", "N1", "m");
+    await events.record(intent, "Normal", "N2", "m");
+    await events.record(intent, "Warning", "AutoRollbackFailed", "m"); // N1 makes way
+    await events.record(intent, "Normal", "N3", "m"); // full of N2 and the Warning: dropped
+    await events.flush(5000);
+    expect(received).toEqual(["N0", "N2", "AutoRollbackFailed"]);
+    expect(dropped).toBe(2);
+  });
+
+  it("a send that never answers stops holding its slot after the timeout", async () => {
+    const errors: string[] = [];
+    const events = kubeEventRecorder(kc, "arf-operator", "test", {
+      concurrency: 1,
+      sendTimeoutMs: 200,
+      onError: (error) => errors.push(String(error)),
+    });
+    await events.record(intent, "Normal", "Hang", "m");
+    await events.record(intent, "Normal", "After", "m");
+    await events.flush(5000);
+    expect(received).toEqual(["Hang", "After"]);
+    expect(errors).toEqual(["Error: no answer to an Event create in 200 ms"]);
   });
 });

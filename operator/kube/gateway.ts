@@ -95,10 +95,13 @@ export function kubeStatusWriter(
 /**
  * Events are sent in the background, as client-go's broadcaster sends them: a
  * reconcile never waits on one (they are a second write per decision), a few go
- * out at once, and beyond a bounded backlog the newest are dropped and counted
- * rather than held in memory. flush() waits (bounded) for the backlog at shutdown.
- * While `busy()` says decisions are waiting, one Event at a time goes out: the
- * API server's capacity goes to the status writes that are the record first.
+ * out at once, and beyond a bounded backlog Events are dropped and counted
+ * rather than held in memory: a Warning takes the place of the oldest Normal
+ * Event waiting, else the newest is dropped. While `busy()` says decisions are
+ * waiting, one Event at a time goes out: the API server's capacity goes to the
+ * status writes that are the record first. A send that has not answered after
+ * `sendTimeoutMs` stops holding its slot. flush() sends the rest at full width
+ * and waits (bounded) for them at shutdown.
  */
 export function kubeEventRecorder(
   kc: k8s.KubeConfig,
@@ -108,6 +111,7 @@ export function kubeEventRecorder(
     concurrency?: number;
     backlog?: number;
     busy?: () => boolean;
+    sendTimeoutMs?: number;
     onError?: (error: unknown) => void;
     onDrop?: () => void;
     /** Events waiting or in flight, after every change. */
@@ -117,17 +121,28 @@ export function kubeEventRecorder(
   const send = sendEvent(kc.makeApiClient(k8s.CoreV1Api), component, instance);
   const concurrency = options.concurrency ?? 4;
   const backlog = options.backlog ?? 5000;
-  const pending: Array<() => Promise<void>> = [];
+  const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+  const pending: Array<{ type: "Normal" | "Warning"; send: () => Promise<void> }> = [];
   let inFlight = 0;
+  let draining = false;
   const idle: Array<() => void> = [];
   const pump = () => {
-    const limit = options.busy?.() ? 1 : concurrency;
+    const limit = !draining && options.busy?.() ? 1 : concurrency;
     while (inFlight < limit && pending.length > 0) {
-      const next = pending.shift() as () => Promise<void>;
+      const next = pending.shift() as (typeof pending)[number];
       inFlight++;
-      void next()
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer to an Event create in ${sendTimeoutMs} ms`)),
+          sendTimeoutMs,
+        );
+        timer.unref();
+      });
+      void Promise.race([next.send(), timedOut])
         .catch((error) => options.onError?.(error))
         .finally(() => {
+          clearTimeout(timer);
           inFlight--;
           pump();
         });
@@ -138,16 +153,20 @@ export function kubeEventRecorder(
   return {
     async record(object, type, reason, message) {
       if (pending.length >= backlog) {
+        const oldestNormal = type === "Warning" ? pending.findIndex((p) => p.type === "Normal") : -1;
         options.onDrop?.();
-        return;
+        if (oldestNormal < 0) return;
+        pending.splice(oldestNormal, 1);
       }
       // The time it happened, not the time it was sent; and no more text than an Event keeps.
       const at = new Date();
       const text = message.slice(0, 1024);
-      pending.push(() => send(object, type, reason, text, at));
+      pending.push({ type, send: () => send(object, type, reason, text, at) });
       pump();
     },
     flush(timeoutMs) {
+      draining = true;
+      pump();
       if (inFlight === 0 && pending.length === 0) return Promise.resolve();
       return new Promise((resolve) => {
         idle.push(resolve);

@@ -315,7 +315,8 @@ async function undo(
     return undefined;
   }
   let outcome: { ok: boolean; message: string; changed?: boolean };
-  // The reaction ends when the restoring write returns, not after the bookkeeping that follows it.
+  // The reaction ends when the restoring write returns (there is none when nothing needed restoring),
+  // not after the bookkeeping that follows it.
   let restoredAt: number | undefined;
   if (record.state === "Started") {
     const { PermanentFailure } = await import("../executor/executor.ts");
@@ -339,7 +340,7 @@ async function undo(
         deps.assertMayAct,
         expected,
       );
-      restoredAt = performance.now();
+      if (result.changed) restoredAt = performance.now();
       outcome = { ok: true, message: result.message, changed: result.changed };
     } catch (error) {
       deps.assertMayAct(); // a replica that may not act now never settles the undo either

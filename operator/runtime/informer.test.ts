@@ -190,5 +190,7 @@ describe("pagedList", () => {
       return { items: [obj("a")], metadata: { continue: "stale" } as never };
     };
     await expect(pagedList(failing)()).rejects.toThrow("410 Gone");
+    const looping: ListPage<Obj> = async () => ({ items: [obj("a")], metadata: { continue: "same" } as never });
+    await expect(pagedList(looping)()).rejects.toThrow("continue token came back again");
   });
 });

@@ -192,15 +192,20 @@ export type ListPage<T extends k8s.KubernetesObject> = (page: {
 }) => Promise<k8s.KubernetesListObject<T>>;
 
 /**
- * A list in pages of `pageSize`, as client-go's reflector lists: one answer
- * for 10,000 intents is tens of MiB of JSON, held as text and parsed at once,
- * and that peak stays in the process's RSS long after. Items lose their
- * managedFields page by page. The pages are one consistent snapshot (the
- * API server's continue token); the last page's resourceVersion starts the watch.
+ * A list in pages of `pageSize`: one answer for 10,000 intents is tens of MiB
+ * of JSON, held as text and parsed at once, and that peak stays in the
+ * process's RSS long after. Items lose their managedFields page by page. The
+ * pages are one consistent snapshot (the API server's continue token); the
+ * last page's resourceVersion starts the watch. (client-go's reflector pages
+ * too, but asks resourceVersion=0, which older API servers answer whole from
+ * their watch cache; these pages are served by etcd, or by the watch cache on
+ * API servers that page it.) A token that comes back again ends the list with
+ * an error rather than looping; the informer then lists again, with backoff.
  */
 export function pagedList<T extends k8s.KubernetesObject>(page: ListPage<T>, pageSize = 500): k8s.ListPromise<T> {
   return async () => {
     const items: T[] = [];
+    const tokens = new Set<string>();
     let token: string | undefined;
     let last: k8s.KubernetesListObject<T>;
     do {
@@ -209,6 +214,10 @@ export function pagedList<T extends k8s.KubernetesObject>(page: ListPage<T>, pag
       // Raw JSON (CustomObjectsApi) names it `continue`; client-node's typed lists `_continue`.
       const meta = last.metadata as { continue?: string; _continue?: string } | undefined;
       token = meta?.continue || meta?._continue || undefined;
+      if (token !== undefined) {
+        if (tokens.has(token)) throw new Error(`the list's continue token came back again after ${tokens.size} pages`);
+        tokens.add(token);
+      }
     } while (token);
     return { ...last, items, metadata: { ...last.metadata, continue: undefined, _continue: undefined } as never };
   };
