@@ -472,6 +472,8 @@ interface MemoryRun {
   allDecidedSeconds: number;
   /** Heap in use as the operator settled, garbage included. */
   heapUsedMiB: number;
+  /** The V8 heap's size as committed (used or not), which counts in RSS. */
+  heapTotalMiB: number;
   /** Heap in use right after a full collection: what the operator really holds. */
   heapLiveMiB: number;
   rssMiB: number;
@@ -549,6 +551,7 @@ async function memory(): Promise<{ runs: MemoryRun[]; heapTop?: ReturnType<typeo
     );
     await quiet(operator);
     const heap = (await operator.metric("nodejs_heap_size_used_bytes")) ?? 0;
+    const heapTotal = (await operator.metric("nodejs_heap_size_total_bytes")) ?? 0;
     const rss = (await operator.metric("process_resident_memory_bytes")) ?? 0;
     const live = await liveHeap(operator, heapDir);
     runs.push({
@@ -557,6 +560,7 @@ async function memory(): Promise<{ runs: MemoryRun[]; heapTop?: ReturnType<typeo
       readySeconds: round(readySeconds, 2),
       allDecidedSeconds: round(decided, 1),
       heapUsedMiB: round(heap / 1048576),
+      heapTotalMiB: round(heapTotal / 1048576),
       heapLiveMiB: live.heapLiveMiB,
       rssMiB: round(rss / 1048576),
       baseline,
@@ -673,7 +677,7 @@ row([
   "Deployments",
   "ready s",
   "all decided s",
-  "heap MiB (live after GC)",
+  "heap MiB (live after GC) / committed",
   "RSS MiB",
   "empty: heap (live) / RSS MiB",
 ]);
@@ -684,7 +688,7 @@ for (const m of (report.memory as MemoryRun[] | undefined) ?? [])
     m.workloads,
     m.readySeconds,
     m.allDecidedSeconds,
-    `${m.heapUsedMiB} (${m.heapLiveMiB})`,
+    `${m.heapUsedMiB} (${m.heapLiveMiB}) / ${m.heapTotalMiB}`,
     m.rssMiB,
     `${m.baseline.heapUsedMiB} (${m.baseline.heapLiveMiB}) / ${m.baseline.rssMiB}`,
   ]);
