@@ -5,6 +5,7 @@
 // must only enqueue keys: anything they throw is caught and logged.
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { StringInterner } from "../lib/intern.ts";
 import type { Clock } from "./clock.ts";
 
 export type ChangeHandler<T> = (object: T, previous?: T) => void;
@@ -60,11 +61,11 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
     };
     this.informer.on(k8s.ADD, (object) => {
       touch();
-      this.dispatch(withoutManagedFields(object));
+      this.dispatch(compacted(object));
     });
     this.informer.on(k8s.UPDATE, (object) => {
       touch();
-      this.dispatch(withoutManagedFields(object));
+      this.dispatch(compacted(object));
     });
     this.informer.on(k8s.DELETE, (object) => {
       touch();
@@ -183,6 +184,14 @@ export class ResilientInformer<T extends k8s.KubernetesObject> {
 function withoutManagedFields<T extends k8s.KubernetesObject>(object: T): T {
   if (object.metadata?.managedFields) delete object.metadata.managedFields;
   return object;
+}
+
+/** One table for every informer: kinds share strings too (namespaces, names, labels). */
+const sharedStrings = new StringInterner();
+
+/** What the cache keeps: no managedFields, and one shared copy of each repeated string (lib/intern.ts). */
+function compacted<T extends k8s.KubernetesObject>(object: T): T {
+  return sharedStrings.internAll(withoutManagedFields(object));
 }
 
 /** One page of a list: the API server's limit and continue parameters, as CustomObjectsApi names them. */
