@@ -245,6 +245,17 @@ const readyAfter = async (operator: RunningOperator) =>
   );
 
 /** Waits until the operator's queue has been empty for a while (its work is done). */
+/** Deletes a namespace and waits until it is gone: its deletion is load on the API server. */
+async function deleteNamespace(namespace: string) {
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  await until(
+    `namespace ${namespace} to be deleted`,
+    async () => ((await core.readNamespace({ name: namespace }).catch((e) => e?.code)) === 404 ? true : undefined),
+    900_000,
+    1000,
+  );
+}
+
 async function quiet(operator: RunningOperator, quietMs = 3000) {
   let since = Date.now();
   await until(
@@ -444,7 +455,8 @@ async function burst(mode: "advisory" | "autonomous", n: number): Promise<Burst>
     ([name, at]) => ((written.firstSeen.get(name) as number) - at) / 1000,
   );
   await written.stop();
-  if (!options.keep) await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  // The next burst is not measured while the API server still deletes this one's intents and Events.
+  if (!options.keep) await deleteNamespace(namespace);
 
   const latency = distribution(latencies);
   const baseLatency = distribution(baseLatencies);
@@ -572,14 +584,8 @@ async function memory(): Promise<{ runs: MemoryRun[]; heapTop?: ReturnType<typeo
     rmSync(live.file, { force: true });
     await operator.stop();
   }
-  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
   // The next phase measures reaction times: not while the API server still deletes 10,000 intents.
-  await until(
-    "the memory namespace to be deleted",
-    async () => ((await core.readNamespace({ name: namespace }).catch((e) => e?.code)) === 404 ? true : undefined),
-    900_000,
-    2000,
-  );
+  await deleteNamespace(namespace);
   return { runs, heapTop };
 }
 
