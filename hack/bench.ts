@@ -101,6 +101,9 @@ async function inParallel(n: number, task: (i: number) => Promise<unknown>, widt
   return (performance.now() - start) / 1000;
 }
 
+/** Thrown from an until() check to stop waiting at once (other errors count as "not yet"). */
+class StopWaiting extends Error {}
+
 async function until<T>(
   what: string | (() => string),
   check: () => Promise<T | undefined> | T | undefined,
@@ -110,7 +113,10 @@ async function until<T>(
   const deadline = Date.now() + timeoutMs;
   let nextReport = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    const value = await Promise.resolve(check()).catch(() => undefined);
+    const value = await Promise.resolve(check()).catch((error) => {
+      if (error instanceof StopWaiting) throw error;
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() > nextReport) {
       log(`still waiting for ${typeof what === "string" ? what : what()}`);
@@ -244,25 +250,35 @@ const readyAfter = async (operator: RunningOperator) =>
       : undefined,
   );
 
-/** Waits until the operator's queue has been empty for a while (its work is done). */
-/** Deletes a namespace and waits until it is gone: its deletion is load on the API server. */
+/**
+ * Deletes a namespace and waits until it is gone: its deletion is load on the
+ * API server. A namespace still there after 15 minutes is reported, and the
+ * run goes on.
+ */
 async function deleteNamespace(namespace: string) {
-  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
   await until(
     `namespace ${namespace} to be deleted`,
-    async () => ((await core.readNamespace({ name: namespace }).catch((e) => e?.code)) === 404 ? true : undefined),
+    async () => {
+      const found = await core.readNamespace({ name: namespace }).catch((e) => e?.code);
+      if (found === 404) return true;
+      // Asked again until the API server has taken the deletion (a failed call is retried).
+      if (!found?.metadata?.deletionTimestamp) await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+      return undefined;
+    },
     900_000,
     1000,
-  );
+  ).catch((error) => log(`${error instanceof Error ? error.message : error}; going on`));
 }
 
+/** Waits until the operator's queue and Event backlog have been empty for a while (its work is done). */
 async function quiet(operator: RunningOperator, quietMs = 3000) {
   let since = Date.now();
   await until(
     "the operator's work queue and Event backlog to drain",
     async () => {
+      if (operator.process.exitCode !== null) throw new StopWaiting(`the operator exited ${operator.process.exitCode}`);
       const depth = await operator.metric("workqueue_depth");
-      const events = await operator.metric("arf_events_pending");
+      const events = (await operator.metric("arf_events_pending")) ?? 0;
       if (depth !== 0 || events !== 0) since = Date.now();
       return Date.now() - since >= quietMs ? true : undefined;
     },
@@ -615,6 +631,9 @@ const report: Record<string, unknown> = {
 const bursts: Burst[] = [];
 if (phases.has("bursts")) {
   const modes = options.modes.split(",");
+  for (const mode of modes) {
+    if (mode !== "advisory" && mode !== "autonomous") throw new Error(`--modes: unknown mode ${mode}`);
+  }
   if (modes.includes("advisory")) for (const n of sizes) bursts.push(await burst("advisory", n));
   if (modes.includes("autonomous"))
     for (const n of sizes.filter((s) => s <= 1000)) bursts.push(await burst("autonomous", n));

@@ -40,4 +40,33 @@ describe("StringInterner", () => {
     interner.internAll(["d"]);
     expect(interner.size).toBe(1);
   });
+
+  it("is bounded in characters too", () => {
+    const interner = new StringInterner({ maxCharacters: 10 });
+    interner.internAll(["aaaa", "bbbb"]);
+    expect(interner.size).toBe(2);
+    interner.internAll(["cccc"]); // 12 characters: starts over
+    expect(interner.size).toBe(1);
+  });
+
+  it("never keeps resourceVersions and uids, which are unique", () => {
+    const interner = new StringInterner();
+    interner.internAll({ metadata: { uid: "9f1c", resourceVersion: "41", name: "web" } });
+    expect(interner.size).toBe(1);
+  });
+
+  it("survives an object nested far deeper than a call stack, leaving the deep part alone", () => {
+    let deep: Record<string, unknown> = { leaf: "x" };
+    for (let i = 0; i < 100_000; i++) deep = { child: deep, note: "same" };
+    const interner = new StringInterner({ maxDepth: 64 });
+    expect(() => interner.internAll(deep)).not.toThrow();
+    expect(interner.size).toBe(1); // "same", from the first 64 levels only
+  });
+
+  it("leaves frozen objects as they are instead of throwing", () => {
+    const interner = new StringInterner();
+    const frozen = Object.freeze({ a: "x", nested: { b: "y" } });
+    expect(() => interner.internAll({ frozen })).not.toThrow();
+    expect(frozen).toEqual({ a: "x", nested: { b: "y" } });
+  });
 });

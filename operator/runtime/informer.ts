@@ -189,9 +189,17 @@ function withoutManagedFields<T extends k8s.KubernetesObject>(object: T): T {
 /** One table for every informer: kinds share strings too (namespaces, names, labels). */
 const sharedStrings = new StringInterner();
 
-/** What the cache keeps: no managedFields, and one shared copy of each repeated string (lib/intern.ts). */
+/**
+ * What the cache keeps: no managedFields, and one shared copy of each repeated
+ * string (lib/intern.ts). Only memory is at stake: whatever goes wrong here,
+ * the object is still cached and dispatched as it came.
+ */
 function compacted<T extends k8s.KubernetesObject>(object: T): T {
-  return sharedStrings.internAll(withoutManagedFields(object));
+  try {
+    return sharedStrings.internAll(withoutManagedFields(object));
+  } catch {
+    return object;
+  }
 }
 
 /** One page of a list: the API server's limit and continue parameters, as CustomObjectsApi names them. */
