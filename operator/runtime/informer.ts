@@ -188,6 +188,8 @@ function withoutManagedFields<T extends k8s.KubernetesObject>(object: T): T {
 
 /** One table for every informer: kinds share strings too (namespaces, names, labels). */
 const sharedStrings = new StringInterner();
+/** Objects already compacted: a listed item is compacted with its page, and not walked again when dispatched. */
+const compactedObjects = new WeakSet<object>();
 
 /**
  * What the cache keeps: no managedFields, and one shared copy of each repeated
@@ -195,11 +197,14 @@ const sharedStrings = new StringInterner();
  * the object is still cached and dispatched as it came.
  */
 function compacted<T extends k8s.KubernetesObject>(object: T): T {
+  if (compactedObjects.has(object)) return object;
   try {
-    return sharedStrings.internAll(withoutManagedFields(object));
+    sharedStrings.internAll(withoutManagedFields(object));
+    compactedObjects.add(object);
   } catch {
-    return object;
+    // left as it came
   }
+  return object;
 }
 
 /** One page of a list: the API server's limit and continue parameters, as CustomObjectsApi names them. */
@@ -211,7 +216,8 @@ export type ListPage<T extends k8s.KubernetesObject> = (page: {
 /**
  * A list in pages of `pageSize`: one answer for 10,000 intents is tens of MiB
  * of JSON, held as text and parsed at once, and that peak stays in the
- * process's RSS long after. Items lose their managedFields page by page. The
+ * process's RSS long after. Items are compacted (no managedFields, shared
+ * strings) page by page. The
  * pages are one consistent snapshot (the API server's continue token); the
  * last page's resourceVersion starts the watch. (client-go's reflector pages
  * too, but asks resourceVersion=0, which older API servers answer whole from
@@ -227,7 +233,7 @@ export function pagedList<T extends k8s.KubernetesObject>(page: ListPage<T>, pag
     let last: k8s.KubernetesListObject<T>;
     do {
       last = await page({ limit: pageSize, ...(token ? { _continue: token } : {}) });
-      for (const item of last.items ?? []) items.push(withoutManagedFields(item));
+      for (const item of last.items ?? []) items.push(compacted(item));
       // Raw JSON (CustomObjectsApi) names it `continue`; client-node's typed lists `_continue`.
       const meta = last.metadata as { continue?: string; _continue?: string } | undefined;
       token = meta?.continue || meta?._continue || undefined;
